@@ -1,0 +1,457 @@
+//! The deployed policy: `wrangler.toml` `[vars]` and `wrangler secret`s, validated once.
+//!
+//! Every key has an embedded default (the [`VARS`] table), so an empty `[vars]` is a
+//! working, conservative guard. A value that does not parse is a [`ConfigError`] naming the
+//! key and what is wrong with it, never the value itself: the same message reaches the
+//! worker's `500 config_error` answer and `otp-guard check-config`.
+
+use crate::phone::{region_id, NumberType};
+use crate::request::Channel;
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// A policy variable: its name, embedded default and one-line meaning (the README's
+/// configuration reference is generated from the same table by `otp-guard check-config
+/// --list`).
+#[derive(Debug, Clone, Copy)]
+pub struct Var {
+    pub key: &'static str,
+    pub default: &'static str,
+    pub meaning: &'static str,
+}
+
+/// Every `[vars]` key the guard reads.
+pub const VARS: &[Var] = &[
+    Var { key: "MODE", default: "enforce", meaning: "`enforce` blocks; `monitor` runs every check, logs what it would have blocked and blocks nothing" },
+    Var { key: "CHANNELS", default: "sms,call", meaning: "channels a client may ask for (`sms`, `call`, `whatsapp`)" },
+    Var { key: "ALLOWED_COUNTRIES_SMS", default: "*", meaning: "regions (ISO alpha-2, comma-separated) an SMS may go to; `*` for all" },
+    Var { key: "ALLOWED_COUNTRIES_CALL", default: "*", meaning: "regions a voice call may go to; `*` for all" },
+    Var { key: "ALLOWED_COUNTRIES_WHATSAPP", default: "*", meaning: "regions a WhatsApp message may go to; `*` for all" },
+    Var { key: "DENIED_COUNTRIES_SMS", default: "", meaning: "regions never sent an SMS (wins over the allow list)" },
+    Var { key: "DENIED_COUNTRIES_CALL", default: "", meaning: "regions never called (wins over the allow list)" },
+    Var { key: "DENIED_COUNTRIES_WHATSAPP", default: "", meaning: "regions never sent a WhatsApp message" },
+    Var { key: "ALLOWED_TYPES_SMS", default: "mobile,fixed_line_or_mobile", meaning: "number types an SMS may go to (see the number types table)" },
+    Var { key: "ALLOWED_TYPES_CALL", default: "mobile,fixed_line,fixed_line_or_mobile", meaning: "number types that may be called" },
+    Var { key: "ALLOWED_TYPES_WHATSAPP", default: "mobile,fixed_line_or_mobile", meaning: "number types a WhatsApp message may go to" },
+    Var { key: "DENIED_IP_COUNTRIES", default: "", meaning: "client IP countries (`request.cf.country`) refused with `ip_blocked`; `T1` is Tor" },
+    Var { key: "DENIED_ASNS", default: "", meaning: "client networks (`request.cf.asn`, comma-separated numbers) refused with `ip_blocked`" },
+    Var { key: "ALLOWED_ORIGINS", default: "", meaning: "origins (`https://app.example.com`, comma-separated) that may call the API from a browser; `*` for any" },
+    Var { key: "TWILIO_BASE_URL", default: "https://verify.twilio.com", meaning: "Twilio Verify API base URL (a local stand-in in development)" },
+    Var { key: "TURNSTILE_BASE_URL", default: "https://challenges.cloudflare.com", meaning: "Turnstile siteverify base URL (a local stand-in in development)" },
+    Var { key: "TURNSTILE_HOSTNAMES", default: "", meaning: "hostnames a Turnstile token must have been issued on (comma-separated); empty accepts any" },
+    Var { key: "TURNSTILE_ACTION", default: "", meaning: "the widget `action` a token must carry; empty accepts any" },
+    Var { key: "UPSTREAM_TIMEOUT_MS", default: "5000", meaning: "how long to wait for Twilio or Turnstile before failing closed (100 to 30000)" },
+    Var { key: "VOICE_GATE_SMS_ATTEMPTS", default: "3", meaning: "SMS attempts to a number before a call to it is allowed (0 turns the gate off)" },
+    Var { key: "VOICE_GATE_MIN_DELAY_S", default: "30", meaning: "seconds the first SMS resend must wait; each later one waits twice as long as the one before" },
+];
+
+/// A secret (`wrangler secret put`, or `.dev.vars` locally).
+#[derive(Debug, Clone, Copy)]
+pub struct Secret {
+    pub key: &'static str,
+    pub required: bool,
+    pub meaning: &'static str,
+}
+
+/// Every secret the guard reads.
+pub const SECRETS: &[Secret] = &[
+    Secret { key: "TWILIO_ACCOUNT_SID", required: true, meaning: "Twilio account SID (`AC...`)" },
+    Secret { key: "TWILIO_AUTH_TOKEN", required: false, meaning: "Twilio auth token; required unless an API key pair is set" },
+    Secret { key: "TWILIO_API_KEY_SID", required: false, meaning: "Twilio API key SID (`SK...`), used instead of the auth token" },
+    Secret { key: "TWILIO_API_KEY_SECRET", required: false, meaning: "the API key's secret" },
+    Secret { key: "TWILIO_VERIFY_SERVICE_SID", required: true, meaning: "Verify service SID (`VA...`)" },
+    Secret { key: "TURNSTILE_SECRET_KEY", required: true, meaning: "Turnstile widget secret key" },
+    Secret { key: "HASH_KEY", required: true, meaning: "key for the keyed hash of numbers in the decision log (at least 16 characters)" },
+    Secret { key: "ADMIN_TOKEN", required: false, meaning: "bearer token for `/v1/admin/*`; without it the admin routes answer 404" },
+];
+
+/// What is wrong with the deployed configuration. Names the key, never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Enforce,
+    Monitor,
+}
+
+/// A set of regions: everything, or a listed few.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Regions {
+    Any,
+    Only(BTreeSet<String>),
+}
+
+impl Regions {
+    pub fn contains(&self, region: &str) -> bool {
+        match self {
+            Regions::Any => true,
+            Regions::Only(set) => set.contains(region),
+        }
+    }
+}
+
+/// Where one channel may send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelPolicy {
+    pub enabled: bool,
+    pub allowed_countries: Regions,
+    pub denied_countries: BTreeSet<String>,
+    pub allowed_types: BTreeSet<NumberType>,
+}
+
+/// How the guard authenticates to Twilio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwilioCredentials {
+    pub account_sid: String,
+    /// The Basic-auth user: the account SID, or an API key SID.
+    pub username: String,
+    pub password: String,
+    pub service_sid: String,
+}
+
+/// The validated policy and secrets of one deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub mode: Mode,
+    pub sms: ChannelPolicy,
+    pub call: ChannelPolicy,
+    pub whatsapp: ChannelPolicy,
+    pub denied_ip_countries: BTreeSet<String>,
+    pub denied_asns: BTreeSet<u32>,
+    pub allowed_origins: Origins,
+    pub twilio_base_url: String,
+    pub turnstile_base_url: String,
+    pub turnstile_hostnames: BTreeSet<String>,
+    pub turnstile_action: Option<String>,
+    pub upstream_timeout_ms: u32,
+    pub voice_gate_sms_attempts: u32,
+    pub voice_gate_min_delay_s: u32,
+    pub twilio: TwilioCredentials,
+    pub turnstile_secret: String,
+    pub hash_key: String,
+    pub admin_token: Option<String>,
+}
+
+/// Which browser origins get CORS headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origins {
+    Any,
+    Only(BTreeSet<String>),
+}
+
+impl Config {
+    pub fn channel(&self, channel: Channel) -> &ChannelPolicy {
+        match channel {
+            Channel::Sms => &self.sms,
+            Channel::Call => &self.call,
+            Channel::Whatsapp => &self.whatsapp,
+        }
+    }
+
+    /// Reads every var and secret through `lookup` (absent → the embedded default for
+    /// vars, an error for required secrets) and validates them. Keys are read in table
+    /// order, so the first bad key reported is deterministic.
+    pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let var = |key: &'static str| -> Value {
+            let default = VARS.iter().find(|v| v.key == key).map(|v| v.default).unwrap_or("");
+            Value { key, raw: lookup(key).unwrap_or_else(|| default.to_owned()) }
+        };
+        let secret = |key: &'static str| -> Option<String> {
+            lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        };
+
+        let mode = match var("MODE").raw.trim() {
+            "enforce" => Mode::Enforce,
+            "monitor" => Mode::Monitor,
+            _ => return Err(var("MODE").invalid("must be `enforce` or `monitor`")),
+        };
+        let channels = var("CHANNELS").list(|name| Channel::from_name(name).ok_or("is not a channel (sms, call, whatsapp)"))?;
+        let channel_policy = |channel: Channel, allowed: &'static str, denied: &'static str, types: &'static str| {
+            Ok::<_, ConfigError>(ChannelPolicy {
+                enabled: channels.contains(&channel),
+                allowed_countries: var(allowed).regions_or_any()?,
+                denied_countries: var(denied).regions()?,
+                allowed_types: var(types).list(|name| NumberType::from_name(name).ok_or("is not a number type"))?,
+            })
+        };
+        let sms = channel_policy(Channel::Sms, "ALLOWED_COUNTRIES_SMS", "DENIED_COUNTRIES_SMS", "ALLOWED_TYPES_SMS")?;
+        let call = channel_policy(Channel::Call, "ALLOWED_COUNTRIES_CALL", "DENIED_COUNTRIES_CALL", "ALLOWED_TYPES_CALL")?;
+        let whatsapp = channel_policy(
+            Channel::Whatsapp,
+            "ALLOWED_COUNTRIES_WHATSAPP",
+            "DENIED_COUNTRIES_WHATSAPP",
+            "ALLOWED_TYPES_WHATSAPP",
+        )?;
+
+        let denied_ip_countries = var("DENIED_IP_COUNTRIES").list(|code| {
+            // Cloudflare reports Tor exits as `T1` and unknown locations as `XX`.
+            if code == "T1" || code == "XX" || region_id(code).is_some() {
+                Ok(code.to_ascii_uppercase())
+            } else {
+                Err("is not an ISO 3166-1 alpha-2 code (or T1 for Tor)")
+            }
+        })?;
+        let denied_asns = var("DENIED_ASNS").list(|n| n.parse::<u32>().map_err(|_| "is not an AS number"))?;
+
+        let origins = var("ALLOWED_ORIGINS");
+        let allowed_origins = if origins.raw.trim() == "*" {
+            Origins::Any
+        } else {
+            Origins::Only(origins.list(|o| {
+                let o = o.trim_end_matches('/');
+                let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                    && !o[o.find("//").unwrap_or(0) + 2..].contains('/')
+                    && o.len() > "http://".len();
+                if ok {
+                    Ok(o.to_owned())
+                } else {
+                    Err("is not an origin (scheme://host[:port], no path)")
+                }
+            })?)
+        };
+
+        let twilio_base_url = var("TWILIO_BASE_URL").base_url()?;
+        let turnstile_base_url = var("TURNSTILE_BASE_URL").base_url()?;
+        let turnstile_hostnames = var("TURNSTILE_HOSTNAMES").list(|h| {
+            if h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+                Ok(h.to_ascii_lowercase())
+            } else {
+                Err("is not a hostname")
+            }
+        })?;
+        let action = var("TURNSTILE_ACTION").raw.trim().to_owned();
+        let turnstile_action = (!action.is_empty()).then_some(action);
+        let upstream_timeout_ms = var("UPSTREAM_TIMEOUT_MS").number(100, 30_000)?;
+        let voice_gate_sms_attempts = var("VOICE_GATE_SMS_ATTEMPTS").number(0, 10)?;
+        let voice_gate_min_delay_s = var("VOICE_GATE_MIN_DELAY_S").number(0, 3600)?;
+
+        let required = |key: &'static str| {
+            secret(key).ok_or(ConfigError { key, problem: "secret is not set (wrangler secret put, or .dev.vars locally)".into() })
+        };
+        let account_sid = required("TWILIO_ACCOUNT_SID")?;
+        sid_shape("TWILIO_ACCOUNT_SID", &account_sid, "AC")?;
+        let (username, password) = match (secret("TWILIO_API_KEY_SID"), secret("TWILIO_API_KEY_SECRET")) {
+            (Some(key_sid), Some(key_secret)) => {
+                sid_shape("TWILIO_API_KEY_SID", &key_sid, "SK")?;
+                (key_sid, key_secret)
+            }
+            (Some(_), None) => return Err(required("TWILIO_API_KEY_SECRET").unwrap_err()),
+            (None, Some(_)) => return Err(required("TWILIO_API_KEY_SID").unwrap_err()),
+            (None, None) => (account_sid.clone(), required("TWILIO_AUTH_TOKEN")?),
+        };
+        let service_sid = required("TWILIO_VERIFY_SERVICE_SID")?;
+        sid_shape("TWILIO_VERIFY_SERVICE_SID", &service_sid, "VA")?;
+        let turnstile_secret = required("TURNSTILE_SECRET_KEY")?;
+        let hash_key = required("HASH_KEY")?;
+        if hash_key.len() < 16 {
+            return Err(ConfigError { key: "HASH_KEY", problem: "must be at least 16 characters".into() });
+        }
+        let admin_token = secret("ADMIN_TOKEN");
+        if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError { key: "ADMIN_TOKEN", problem: "must be at least 16 characters".into() });
+        }
+
+        Ok(Config {
+            mode,
+            sms,
+            call,
+            whatsapp,
+            denied_ip_countries,
+            denied_asns,
+            allowed_origins,
+            twilio_base_url,
+            turnstile_base_url,
+            turnstile_hostnames,
+            turnstile_action,
+            upstream_timeout_ms,
+            voice_gate_sms_attempts,
+            voice_gate_min_delay_s,
+            twilio: TwilioCredentials { account_sid, username, password, service_sid },
+            turnstile_secret,
+            hash_key,
+            admin_token,
+        })
+    }
+}
+
+/// Twilio SIDs are two letters and 32 hex digits; a malformed one is a typo worth
+/// catching before the first send fails.
+fn sid_shape(key: &'static str, sid: &str, prefix: &str) -> Result<(), ConfigError> {
+    let ok = sid.len() == 34 && sid.starts_with(prefix) && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError { key, problem: format!("must be `{prefix}` followed by 32 hex digits") })
+    }
+}
+
+/// One raw var on its way to a typed value.
+struct Value {
+    key: &'static str,
+    raw: String,
+}
+
+impl Value {
+    fn invalid(&self, problem: impl Into<String>) -> ConfigError {
+        ConfigError { key: self.key, problem: problem.into() }
+    }
+
+    /// A comma-separated list; blanks are ignored, each item converted by `item`.
+    fn list<T: Ord>(&self, item: impl Fn(&str) -> Result<T, &'static str>) -> Result<BTreeSet<T>, ConfigError> {
+        self.raw
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+            .map(|(i, s)| item(s).map_err(|why| self.invalid(format!("item {} {why}", i + 1))))
+            .collect()
+    }
+
+    fn regions(&self) -> Result<BTreeSet<String>, ConfigError> {
+        self.list(|code| region_id(code).map(|_| code.to_ascii_uppercase()).ok_or("is not an ISO 3166-1 alpha-2 region"))
+    }
+
+    fn regions_or_any(&self) -> Result<Regions, ConfigError> {
+        if self.raw.trim() == "*" {
+            Ok(Regions::Any)
+        } else {
+            self.regions().map(Regions::Only)
+        }
+    }
+
+    fn number(&self, min: u32, max: u32) -> Result<u32, ConfigError> {
+        match self.raw.trim().parse::<u32>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(self.invalid(format!("must be a whole number from {min} to {max}"))),
+        }
+    }
+
+    fn base_url(&self) -> Result<String, ConfigError> {
+        let url = self.raw.trim().trim_end_matches('/');
+        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.to_owned()),
+            _ => Err(self.invalid("must be an http(s) URL")),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Secrets in the shape the guard expects; the values are fixtures.
+    pub(crate) fn test_secrets() -> HashMap<String, String> {
+        [
+            ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+            ("TWILIO_AUTH_TOKEN", "test-auth-token"),
+            ("TWILIO_VERIFY_SERVICE_SID", "VA00000000000000000000000000000000"),
+            ("TURNSTILE_SECRET_KEY", "1x0000000000000000000000000000000AA"),
+            ("HASH_KEY", "0123456789abcdef0123"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    fn load(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars = test_secrets();
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        Config::load(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_load() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.mode, Mode::Enforce);
+        assert!(config.sms.enabled && config.call.enabled && !config.whatsapp.enabled);
+        assert!(config.sms.allowed_types.contains(&NumberType::Mobile));
+        assert!(!config.sms.allowed_types.contains(&NumberType::PremiumRate));
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_not_the_value() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("MODE", "block-everything", "MODE"),
+            ("CHANNELS", "sms,fax", "CHANNELS"),
+            ("ALLOWED_COUNTRIES_SMS", "GB,UK", "ALLOWED_COUNTRIES_SMS"),
+            ("DENIED_COUNTRIES_CALL", "Narnia", "DENIED_COUNTRIES_CALL"),
+            ("ALLOWED_TYPES_SMS", "mobile,satellite", "ALLOWED_TYPES_SMS"),
+            ("DENIED_ASNS", "AS16509", "DENIED_ASNS"),
+            ("DENIED_IP_COUNTRIES", "Mars", "DENIED_IP_COUNTRIES"),
+            ("ALLOWED_ORIGINS", "app.example.com", "ALLOWED_ORIGINS"),
+            ("ALLOWED_ORIGINS", "https://app.example.com/path", "ALLOWED_ORIGINS"),
+            ("TWILIO_BASE_URL", "ftp://x", "TWILIO_BASE_URL"),
+            ("UPSTREAM_TIMEOUT_MS", "99999999", "UPSTREAM_TIMEOUT_MS"),
+            ("UPSTREAM_TIMEOUT_MS", "fast", "UPSTREAM_TIMEOUT_MS"),
+            ("TWILIO_ACCOUNT_SID", "not-a-sid-secret-value", "TWILIO_ACCOUNT_SID"),
+            ("TWILIO_VERIFY_SERVICE_SID", "AC00000000000000000000000000000000", "TWILIO_VERIFY_SERVICE_SID"),
+            ("HASH_KEY", "short", "HASH_KEY"),
+            ("ADMIN_TOKEN", "short", "ADMIN_TOKEN"),
+            ("TWILIO_API_KEY_SID", "SK00000000000000000000000000000000", "TWILIO_API_KEY_SECRET"),
+        ];
+        for (key, value, named) in cases {
+            let err = load(&[(key, value)]).expect_err(key);
+            assert_eq!(err.key, *named, "{key}={value}");
+            assert!(!err.to_string().contains(value), "{err} leaks the value");
+        }
+    }
+
+    #[test]
+    fn missing_secrets_are_named() {
+        for secret in SECRETS.iter().filter(|s| s.required) {
+            let mut vars = test_secrets();
+            vars.remove(secret.key);
+            let err = Config::load(|k| vars.get(k).cloned()).unwrap_err();
+            assert_eq!(err.key, secret.key);
+        }
+        let mut vars = test_secrets();
+        vars.remove("TWILIO_AUTH_TOKEN");
+        assert_eq!(Config::load(|k| vars.get(k).cloned()).unwrap_err().key, "TWILIO_AUTH_TOKEN");
+    }
+
+    #[test]
+    fn api_key_pair_replaces_the_auth_token() {
+        let config = load(&[
+            ("TWILIO_API_KEY_SID", "SK11111111111111111111111111111111"),
+            ("TWILIO_API_KEY_SECRET", "key-secret"),
+        ])
+        .unwrap();
+        assert_eq!(config.twilio.username, "SK11111111111111111111111111111111");
+        assert_eq!(config.twilio.password, "key-secret");
+    }
+
+    #[test]
+    fn lists_are_parsed() {
+        let config = load(&[
+            ("ALLOWED_COUNTRIES_SMS", "gb, fr ,"),
+            ("DENIED_COUNTRIES_SMS", "FR"),
+            ("DENIED_ASNS", "16509, 14061"),
+            ("ALLOWED_ORIGINS", "https://app.example.com/, http://localhost:8787"),
+        ])
+        .unwrap();
+        assert!(config.sms.allowed_countries.contains("GB"));
+        assert!(!config.sms.allowed_countries.contains("US"));
+        assert!(config.sms.denied_countries.contains("FR"));
+        assert!(config.denied_asns.contains(&14061));
+        assert_eq!(
+            config.allowed_origins,
+            Origins::Only(["https://app.example.com".to_owned(), "http://localhost:8787".to_owned()].into())
+        );
+    }
+}

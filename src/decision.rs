@@ -1,0 +1,220 @@
+//! Outcomes: every refusal is a [`Reason`], and one exhaustive match turns a reason into
+//! its contract code, HTTP status and title. This is the only place problem+json bodies
+//! are made, so no internal detail reaches a client by another path.
+
+use serde_json::{json, Value};
+
+/// Which counter a `rate_limited` answer is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Ip,
+    Subnet,
+    Phone,
+    Prefix,
+    Country,
+    Global,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ip => "ip",
+            Scope::Subnet => "subnet",
+            Scope::Phone => "phone",
+            Scope::Prefix => "prefix",
+            Scope::Country => "country",
+            Scope::Global => "global",
+        }
+    }
+}
+
+/// Why a request was not (or, in monitor mode, would not have been) served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    InvalidRequest(String),
+    PayloadTooLarge,
+    InvalidPhone(String),
+    CountryNotAllowed { region: String },
+    NumberTypeBlocked { kind: &'static str },
+    CaptchaFailed(String),
+    ChannelNotAllowed(String),
+    Blocklisted,
+    IpBlocked(String),
+    RateLimited { scope: Scope, retry_after_s: u64 },
+    ProtectionEngaged(String),
+    UpstreamError(String),
+    NotFound(String),
+    MethodNotAllowed { allow: &'static str },
+    Unauthorized,
+    ConfigError { key: &'static str, problem: String },
+}
+
+impl Reason {
+    /// The stable, machine-readable code of the public contract.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::InvalidRequest(_) => "invalid_request",
+            Reason::PayloadTooLarge => "payload_too_large",
+            Reason::InvalidPhone(_) => "invalid_phone",
+            Reason::CountryNotAllowed { .. } => "country_not_allowed",
+            Reason::NumberTypeBlocked { .. } => "number_type_blocked",
+            Reason::CaptchaFailed(_) => "captcha_failed",
+            Reason::ChannelNotAllowed(_) => "channel_not_allowed",
+            Reason::Blocklisted => "blocklisted",
+            Reason::IpBlocked(_) => "ip_blocked",
+            Reason::RateLimited { .. } => "rate_limited",
+            Reason::ProtectionEngaged(_) => "protection_engaged",
+            Reason::UpstreamError(_) => "upstream_error",
+            Reason::NotFound(_) => "not_found",
+            Reason::MethodNotAllowed { .. } => "method_not_allowed",
+            Reason::Unauthorized => "unauthorized",
+            Reason::ConfigError { .. } => "config_error",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Reason::InvalidRequest(_) | Reason::InvalidPhone(_) => 400,
+            Reason::Unauthorized => 401,
+            Reason::CountryNotAllowed { .. }
+            | Reason::NumberTypeBlocked { .. }
+            | Reason::CaptchaFailed(_)
+            | Reason::ChannelNotAllowed(_)
+            | Reason::Blocklisted
+            | Reason::IpBlocked(_) => 403,
+            Reason::NotFound(_) => 404,
+            Reason::MethodNotAllowed { .. } => 405,
+            Reason::PayloadTooLarge => 413,
+            Reason::RateLimited { .. } => 429,
+            Reason::ConfigError { .. } => 500,
+            Reason::UpstreamError(_) => 502,
+            Reason::ProtectionEngaged(_) => 503,
+        }
+    }
+
+    pub fn title(&self) -> &'static str {
+        match self {
+            Reason::InvalidRequest(_) => "Invalid request",
+            Reason::PayloadTooLarge => "Request body too large",
+            Reason::InvalidPhone(_) => "Invalid phone number",
+            Reason::CountryNotAllowed { .. } => "Country not allowed",
+            Reason::NumberTypeBlocked { .. } => "Number type not allowed",
+            Reason::CaptchaFailed(_) => "Captcha failed",
+            Reason::ChannelNotAllowed(_) => "Channel not allowed",
+            Reason::Blocklisted => "Number blocked",
+            Reason::IpBlocked(_) => "Network not allowed",
+            Reason::RateLimited { .. } => "Too many requests",
+            Reason::ProtectionEngaged(_) => "Fraud protection engaged",
+            Reason::UpstreamError(_) => "Upstream service failed",
+            Reason::NotFound(_) => "Not found",
+            Reason::MethodNotAllowed { .. } => "Method not allowed",
+            Reason::Unauthorized => "Unauthorized",
+            Reason::ConfigError { .. } => "Configuration error",
+        }
+    }
+
+    /// A sentence for the client. Never holds a phone number, token or secret value.
+    pub fn detail(&self) -> String {
+        match self {
+            Reason::InvalidRequest(why)
+            | Reason::InvalidPhone(why)
+            | Reason::CaptchaFailed(why)
+            | Reason::ChannelNotAllowed(why)
+            | Reason::IpBlocked(why)
+            | Reason::ProtectionEngaged(why)
+            | Reason::UpstreamError(why)
+            | Reason::NotFound(why) => why.clone(),
+            Reason::PayloadTooLarge => format!("the body is larger than {} bytes", crate::request::MAX_BODY_BYTES),
+            Reason::CountryNotAllowed { region } => format!("verifications to {region} numbers are not allowed on this channel"),
+            Reason::NumberTypeBlocked { kind } => format!("{kind} numbers are not allowed on this channel"),
+            Reason::Blocklisted => "this number is blocked".to_owned(),
+            Reason::RateLimited { scope, retry_after_s } => {
+                format!("too many verification requests ({} limit); retry in {retry_after_s} s", scope.as_str())
+            }
+            Reason::MethodNotAllowed { allow } => format!("use {allow}"),
+            Reason::Unauthorized => "a valid bearer token is required".to_owned(),
+            Reason::ConfigError { key, problem } => format!("{key}: {problem}"),
+        }
+    }
+
+    /// Whether this is a policy refusal, which monitor mode logs and lets through. Bad
+    /// input, faults and configuration errors are never policy: they stop the request
+    /// in every mode.
+    pub fn is_policy(&self) -> bool {
+        matches!(
+            self,
+            Reason::CountryNotAllowed { .. }
+                | Reason::NumberTypeBlocked { .. }
+                | Reason::CaptchaFailed(_)
+                | Reason::ChannelNotAllowed(_)
+                | Reason::Blocklisted
+                | Reason::IpBlocked(_)
+                | Reason::RateLimited { .. }
+                | Reason::ProtectionEngaged(_)
+        )
+    }
+
+    /// Seconds after which a retry may succeed, for `Retry-After`.
+    pub fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            Reason::RateLimited { retry_after_s, .. } => Some(*retry_after_s),
+            _ => None,
+        }
+    }
+
+    /// The RFC 9457 problem document.
+    pub fn problem(&self) -> Value {
+        let mut body = json!({
+            "type": format!("urn:otp-guard:error:{}", self.code()),
+            "title": self.title(),
+            "status": self.status(),
+            "code": self.code(),
+            "detail": self.detail(),
+        });
+        if let Reason::RateLimited { scope, retry_after_s } = self {
+            body["scope"] = json!(scope.as_str());
+            body["retry_after_s"] = json!(retry_after_s);
+        }
+        body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_has_its_contract_code_and_status() {
+        let table: &[(Reason, &str, u16)] = &[
+            (Reason::InvalidRequest("x".into()), "invalid_request", 400),
+            (Reason::PayloadTooLarge, "payload_too_large", 413),
+            (Reason::InvalidPhone("x".into()), "invalid_phone", 400),
+            (Reason::CountryNotAllowed { region: "CG".into() }, "country_not_allowed", 403),
+            (Reason::NumberTypeBlocked { kind: "premium_rate" }, "number_type_blocked", 403),
+            (Reason::CaptchaFailed("x".into()), "captcha_failed", 403),
+            (Reason::ChannelNotAllowed("x".into()), "channel_not_allowed", 403),
+            (Reason::Blocklisted, "blocklisted", 403),
+            (Reason::IpBlocked("x".into()), "ip_blocked", 403),
+            (Reason::RateLimited { scope: Scope::Ip, retry_after_s: 3 }, "rate_limited", 429),
+            (Reason::ProtectionEngaged("x".into()), "protection_engaged", 503),
+            (Reason::UpstreamError("x".into()), "upstream_error", 502),
+            (Reason::NotFound("x".into()), "not_found", 404),
+            (Reason::MethodNotAllowed { allow: "POST" }, "method_not_allowed", 405),
+            (Reason::Unauthorized, "unauthorized", 401),
+            (Reason::ConfigError { key: "MODE", problem: "x".into() }, "config_error", 500),
+        ];
+        for (reason, code, status) in table {
+            let problem = reason.problem();
+            assert_eq!(problem["code"], *code);
+            assert_eq!(problem["status"], *status);
+            assert_eq!(problem["type"], format!("urn:otp-guard:error:{code}"));
+        }
+    }
+
+    #[test]
+    fn rate_limited_carries_scope_and_wait() {
+        let problem = Reason::RateLimited { scope: Scope::Subnet, retry_after_s: 42 }.problem();
+        assert_eq!(problem["scope"], "subnet");
+        assert_eq!(problem["retry_after_s"], 42);
+    }
+}

@@ -1,0 +1,84 @@
+//! One structured log line per decision: the raw material of an incident timeline.
+//!
+//! It carries the masked number, never the number; the client IP, never a token or a
+//! secret. The edge writes it with `console.log`, where Workers Logs and `wrangler tail`
+//! pick it up.
+
+use serde::Serialize;
+
+/// A decision, as logged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// UTC, RFC 3339 with milliseconds.
+    pub time: String,
+    pub request_id: String,
+    pub route: &'static str,
+    pub ip: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    /// The masked number (`+44******0958`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// The number's region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<&'static str>,
+    /// `allow` or `block`.
+    pub decision: &'static str,
+    /// `ok`, or the contract code of the refusal.
+    pub reason: &'static str,
+    pub status: u16,
+    /// In monitor mode: the codes the guard would have refused with, in pipeline order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_block: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub twilio_sid: Option<String>,
+    /// For failures: what went wrong, in words (no values from the request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Event {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Formats milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem / 60 % 60, rem % 60, ms % 1000)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(utc(1_768_053_603_123), "2026-01-10T14:00:03.123Z");
+        assert_eq!(utc(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
+    }
+}

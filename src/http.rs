@@ -1,0 +1,107 @@
+//! Plain HTTP types between the edge and the core, and CORS.
+//!
+//! The Workers layer copies what the core needs out of a `worker::Request` into an
+//! [`Incoming`] and turns the core's [`Outgoing`] back into a `worker::Response`; routing,
+//! bodies, headers and problem documents are all decided here, natively testable.
+
+use crate::config::{Config, Origins};
+use crate::decision::Reason;
+use crate::policy::ClientNetwork;
+
+/// The parts of a request the guard reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Incoming {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub origin: Option<String>,
+    pub content_type: Option<String>,
+    pub authorization: Option<String>,
+    /// `Access-Control-Request-Method`, present on CORS preflights.
+    pub preflight_method: Option<String>,
+    /// The body, or `None` if the edge refused to read it (declared larger than the
+    /// limit).
+    pub body: Option<Vec<u8>>,
+    pub client: ClientNetwork,
+    /// A unique id for this request (`cf-ray` on Cloudflare).
+    pub request_id: String,
+}
+
+/// The response, ready for the edge to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Outgoing {
+    pub fn json(status: u16, body: &serde_json::Value) -> Outgoing {
+        Outgoing {
+            status,
+            headers: vec![("content-type", "application/json".to_owned()), ("cache-control", "no-store".to_owned())],
+            body: body.to_string(),
+        }
+    }
+
+    pub fn empty(status: u16) -> Outgoing {
+        Outgoing { status, headers: vec![("cache-control", "no-store".to_owned())], body: String::new() }
+    }
+
+    /// The problem+json answer for `reason`, with `Retry-After` and `Allow` where they apply.
+    pub fn problem(reason: &Reason) -> Outgoing {
+        let mut out = Outgoing {
+            status: reason.status(),
+            headers: vec![
+                ("content-type", "application/problem+json".to_owned()),
+                ("cache-control", "no-store".to_owned()),
+            ],
+            body: reason.problem().to_string(),
+        };
+        if let Some(wait) = reason.retry_after_s() {
+            out.headers.push(("retry-after", wait.to_string()));
+        }
+        if let Reason::MethodNotAllowed { allow } = reason {
+            out.headers.push(("allow", (*allow).to_owned()));
+        }
+        if let Reason::Unauthorized = reason {
+            out.headers.push(("www-authenticate", "Bearer".to_owned()));
+        }
+        out
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Whether `origin` may call the API from a browser.
+pub fn origin_allowed(config: &Config, origin: &str) -> bool {
+    match &config.allowed_origins {
+        Origins::Any => true,
+        Origins::Only(set) => set.contains(origin),
+    }
+}
+
+/// Adds the CORS headers an allowed origin gets. Other origins get none, so the browser
+/// withholds the response from the page.
+pub fn add_cors(config: &Config, origin: Option<&str>, out: &mut Outgoing) {
+    out.headers.push(("vary", "Origin".to_owned()));
+    let Some(origin) = origin.filter(|o| origin_allowed(config, o)) else {
+        return;
+    };
+    out.headers.push(("access-control-allow-origin", origin.to_owned()));
+    out.headers.push(("access-control-expose-headers", "Retry-After".to_owned()));
+}
+
+/// The answer to a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`).
+pub fn preflight(config: &Config, origin: Option<&str>) -> Outgoing {
+    let mut out = Outgoing::empty(204);
+    add_cors(config, origin, &mut out);
+    if out.header("access-control-allow-origin").is_some() {
+        out.headers.push(("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS".to_owned()));
+        out.headers.push(("access-control-allow-headers", "Content-Type, Authorization".to_owned()));
+        out.headers.push(("access-control-max-age", "86400".to_owned()));
+    }
+    out
+}

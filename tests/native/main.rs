@@ -1,0 +1,4 @@
+//! The native integration tests: one binary, data-driven tables, and the CLI end to end.
+
+mod cli;
+mod phones;
