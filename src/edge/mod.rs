@@ -1,0 +1,121 @@
+//! The Workers layer: the only code that names the `worker` crate.
+//!
+//! It binds the core's ports to the platform (`Date.now()`, Workers KV, `fetch` with a
+//! timeout), copies a `worker::Request` into an [`Incoming`], runs [`guard::handle`],
+//! writes the decision's log line, and turns the [`Outgoing`] back into a response.
+//! Nothing here decides anything.
+
+mod ports;
+
+use crate::config::{Config, ConfigError};
+use crate::guard::{self, Services};
+use crate::http::{Incoming, Outgoing};
+use crate::policy::ClientNetwork;
+use crate::request::MAX_BODY_BYTES;
+use futures_util::StreamExt;
+use std::cell::OnceCell;
+use worker::{console_log, event, Context, Env, Headers, Request, Response, Result};
+
+/// The KV namespace binding `wrangler.toml` must declare.
+pub const KV_BINDING: &str = "OTP_GUARD_KV";
+
+thread_local! {
+    /// The config, validated once per isolate (a Workers isolate is single-threaded).
+    static CONFIG: OnceCell<Result<Config, ConfigError>> = const { OnceCell::new() };
+}
+
+fn load_config(env: &Env) -> Result<Config, ConfigError> {
+    let lookup = |key: &str| {
+        // Vars and secrets are both plain strings on `env`; a JSON-typed var is read as
+        // its JSON text so the validator can name it.
+        env.var(key).map(|v| v.to_string()).ok()
+    };
+    let config = Config::load(lookup)?;
+    if env.kv(KV_BINDING).is_err() {
+        return Err(ConfigError {
+            key: KV_BINDING,
+            problem: "KV namespace binding is missing from wrangler.toml".into(),
+        });
+    }
+    Ok(config)
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let config = CONFIG.with(|cell| cell.get_or_init(|| load_config(&env)).clone());
+    let incoming = incoming(&mut req).await;
+    let services = Services {
+        clock: ports::EdgeClock,
+        store: ports::KvStore(env.kv(KV_BINDING).ok()),
+        http: ports::FetchHttp,
+    };
+    let handled = guard::handle(config.as_ref(), &services, &incoming).await;
+    if let Some(event) = handled.event {
+        console_log!("{}", event.to_json());
+    }
+    outgoing(handled.response)
+}
+
+/// Copies what the core reads out of the request, reading at most the body limit.
+async fn incoming(req: &mut Request) -> Incoming {
+    let headers = req.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    let cf = req.cf();
+    let client = ClientNetwork {
+        // Set by Cloudflare's edge on every request; a client cannot forge it there.
+        ip: header("cf-connecting-ip").unwrap_or_default(),
+        country: cf.and_then(|cf| cf.country()),
+        asn: cf.and_then(|cf| cf.asn()),
+    };
+    let url = req.url().ok();
+    let mut incoming = Incoming {
+        method: req.method().to_string(),
+        path: url.as_ref().map(|u| u.path().to_owned()).unwrap_or_default(),
+        query: url.as_ref().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default(),
+        origin: header("origin"),
+        content_type: header("content-type"),
+        authorization: header("authorization"),
+        preflight_method: header("access-control-request-method"),
+        body: None,
+        client,
+        request_id: header("cf-ray").unwrap_or_else(random_id),
+    };
+    let declared = header("content-length").and_then(|v| v.parse::<usize>().ok());
+    incoming.body = match incoming.method.as_str() {
+        "POST" | "PUT" | "PATCH" if declared.is_some_and(|n| n > MAX_BODY_BYTES) => None,
+        "POST" | "PUT" | "PATCH" => read_bounded(req).await,
+        _ => Some(Vec::new()),
+    };
+    incoming
+}
+
+/// Reads the body, giving up (`None`) as soon as it exceeds the limit, so a client
+/// cannot make the guard buffer a large upload.
+async fn read_bounded(req: &mut Request) -> Option<Vec<u8>> {
+    let Ok(mut stream) = req.stream() else {
+        return Some(Vec::new());
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.ok()?);
+        if body.len() > MAX_BODY_BYTES {
+            return None;
+        }
+    }
+    Some(body)
+}
+
+fn random_id() -> String {
+    let a = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    let b = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    format!("{:016x}", (a << 32) | b)
+}
+
+fn outgoing(out: Outgoing) -> Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in &out.headers {
+        headers.append(name, value)?;
+    }
+    let response = if out.body.is_empty() { Response::empty()? } else { Response::ok(out.body)? };
+    Ok(response.with_status(out.status).with_headers(headers))
+}

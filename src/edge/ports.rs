@@ -1,0 +1,84 @@
+//! The core's ports on Workers: `Date.now()`, Workers KV and `fetch` with a timeout.
+
+use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store, StoreFault};
+use futures_util::future::{select, Either};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+
+#[derive(Debug)]
+pub struct EdgeClock;
+
+impl Clock for EdgeClock {
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+}
+
+/// Workers KV. `None` when the binding is missing (the config check reports that first).
+pub struct KvStore(pub Option<worker::kv::KvStore>);
+
+impl std::fmt::Debug for KvStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KvStore")
+    }
+}
+
+/// KV refuses expiration TTLs under 60 seconds.
+const KV_MIN_TTL_S: u64 = 60;
+
+impl KvStore {
+    fn kv(&self) -> Result<&worker::kv::KvStore, StoreFault> {
+        self.0.as_ref().ok_or_else(|| StoreFault("KV binding missing".into()))
+    }
+}
+
+impl Store for KvStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreFault> {
+        self.kv()?.get(key).text().await.map_err(|e| StoreFault(e.to_string()))
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), StoreFault> {
+        let put = self.kv()?.put(key, value).map_err(|e| StoreFault(e.to_string()))?;
+        put.expiration_ttl(ttl_s.max(KV_MIN_TTL_S)).execute().await.map_err(|e| StoreFault(e.to_string()))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreFault> {
+        self.kv()?.delete(key).await.map_err(|e| StoreFault(e.to_string()))
+    }
+}
+
+/// `fetch`, raced against a timer; the loser is aborted. Never retries.
+#[derive(Debug)]
+pub struct FetchHttp;
+
+impl Http for FetchHttp {
+    async fn send(&self, out: Outbound) -> Result<Inbound, HttpFault> {
+        let network = |e: worker::Error| HttpFault::Network(e.to_string());
+        let headers = Headers::new();
+        for (name, value) in &out.headers {
+            headers.set(name, value).map_err(network)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::from(out.method.to_owned()))
+            .with_headers(headers)
+            .with_body(Some(out.body.into()));
+        let request = Request::new_with_init(&out.url, &init).map_err(network)?;
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let fetch = Fetch::Request(request);
+        let call = Box::pin(async move {
+            let mut response = fetch.send_with_signal(&signal).await?;
+            let retry_after = response.headers().get("retry-after")?;
+            let body = response.bytes().await?;
+            Ok::<_, worker::Error>(Inbound { status: response.status_code(), retry_after, body })
+        });
+        let timer = Delay::from(std::time::Duration::from_millis(u64::from(out.timeout_ms)));
+        let outcome = match select(call, timer).await {
+            Either::Left((result, _)) => result.map_err(network),
+            Either::Right(((), _)) => Err(HttpFault::Timeout),
+        };
+        if outcome == Err(HttpFault::Timeout) {
+            controller.abort();
+        }
+        outcome
+    }
+}
