@@ -3,15 +3,11 @@
 
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { maskNumber, startTwilioStandin } from './twilio-verify.mjs';
 import { startTurnstileStandin } from './turnstile.mjs';
+import { CONTRACT, startPrism } from './prism.mjs';
 
-const CONTRACT = fileURLToPath(new URL('../contracts/twilio_verify_v2.json', import.meta.url));
-const PRISM = fileURLToPath(new URL('../../node_modules/@stoplight/prism-cli/dist/index.js', import.meta.url));
 const SERVICE = 'VA' + 'a'.repeat(32);
 const ACCOUNT = 'AC' + 'b'.repeat(32);
 const TO = '+447700900958';
@@ -48,35 +44,6 @@ function assertMatchesSchema(body, schemaName) {
     assert.equal(typeof value, types[spec.type], `${schemaName}.${name} should be ${spec.type}`);
     if (spec.pattern) assert.match(value, new RegExp(spec.pattern), `${schemaName}.${name}`);
   }
-}
-
-// Finds a free TCP port for a program that cannot listen on port 0 itself.
-function freePort() {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-// Starts `prism proxy --errors` in front of upstream and resolves once it is listening.
-async function startPrism(upstream) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [PRISM, 'proxy', CONTRACT, upstream, '--errors', '-p', String(port), '-h', '127.0.0.1'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      output += chunk;
-      if (output.includes('Prism is listening')) resolve();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`prism exited with ${code}:\n${output}`)));
-  });
-  child.removeAllListeners('exit');
-  return { child, base: `http://127.0.0.1:${port}` };
 }
 
 describe('Twilio stand-in behind Prism (contract)', () => {

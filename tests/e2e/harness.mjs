@@ -1,0 +1,139 @@
+// The end-to-end harness: the real worker bundle in workerd (through `wrangler dev`,
+// local KV), the Turnstile stand-in, and the Twilio stand-in behind Prism, so every
+// request the worker sends to Twilio is validated against Twilio's OpenAPI document.
+//
+// startGuard({ vars }) starts one such stack with `[vars]` overrides and returns helpers
+// to call the guard, drive the stand-ins and read the worker's log.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startTwilioStandin } from '../standins/twilio-verify.mjs';
+import { startTurnstileStandin } from '../standins/turnstile.mjs';
+import { freePort, startPrism } from '../standins/prism.mjs';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
+
+/** The Turnstile token Cloudflare's dummy site keys produce (accepted by the 1x test secret). */
+export const DUMMY_TOKEN = 'XXXX.DUMMY.TOKEN.XXXX';
+export const PASS_SECRET = '1x0000000000000000000000000000000AA';
+export const FAIL_SECRET = '2x0000000000000000000000000000000AA';
+export const SPENT_SECRET = '3x0000000000000000000000000000000AA';
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
+
+/** The fixture secrets every stack runs with (they match the stand-ins, nothing else). */
+export const SECRETS = {
+  TWILIO_ACCOUNT_SID: 'AC' + '1'.repeat(32),
+  TWILIO_AUTH_TOKEN: 'e2e-twilio-auth-token-secret',
+  TWILIO_VERIFY_SERVICE_SID: 'VA' + '2'.repeat(32),
+  TURNSTILE_SECRET_KEY: PASS_SECRET,
+  HASH_KEY: 'e2e-hash-key-0123456789abcdef',
+  ADMIN_TOKEN,
+};
+
+/** Builds the worker bundle once (a no-op when it is up to date). */
+export function buildWorker() {
+  execFileSync(join(ROOT, '.ci/build-worker'), { stdio: 'inherit', cwd: ROOT });
+}
+
+function waitForOutput(child, text, what) {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk) => {
+      seen += chunk;
+      if (seen.includes(text)) resolve();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}:\n${seen}`)));
+  });
+}
+
+/**
+ * Starts a guard stack. `vars` override wrangler.toml [vars]; `secrets` override SECRETS
+ * (a key set to null is left out, e.g. to test a missing secret).
+ */
+export async function startGuard({ vars = {}, secrets = {} } = {}) {
+  const twilio = await startTwilioStandin({
+    port: 0, log: () => {},
+    accountSid: SECRETS.TWILIO_ACCOUNT_SID, authToken: SECRETS.TWILIO_AUTH_TOKEN,
+    serviceSid: SECRETS.TWILIO_VERIFY_SERVICE_SID,
+  });
+  const turnstile = await startTurnstileStandin({ port: 0, log: () => {}, secretKey: 'local-turnstile-secret' });
+  const twilioDirect = `http://127.0.0.1:${twilio.address().port}`;
+  const turnstileBase = `http://127.0.0.1:${turnstile.address().port}`;
+  const prism = await startPrism(twilioDirect);
+
+  const state = mkdtempSync(join(tmpdir(), 'otp-guard-e2e-'));
+  const envFile = join(state, '.dev.vars');
+  const allSecrets = { ...SECRETS, ...secrets };
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(envFile, Object.entries(allSecrets).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+
+  const port = await freePort();
+  const allVars = { TWILIO_BASE_URL: prism.base, TURNSTILE_BASE_URL: turnstileBase, UPSTREAM_TIMEOUT_MS: '1500', ...vars };
+  const args = [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state,
+    '--env-file', envFile, '--show-interactive-dev-session=false', '--inspector-port', String(await freePort())];
+  for (const [key, value] of Object.entries(allVars)) args.push('--var', `${key}:${value}`);
+  const worker = spawn(process.execPath, args, {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' },
+  });
+  let log = '';
+  worker.stdout.on('data', (c) => { log += c; });
+  worker.stderr.on('data', (c) => { log += c; });
+  await waitForOutput(worker, 'Ready on', 'wrangler dev');
+  const base = `http://127.0.0.1:${port}`;
+
+  const control = async (server, method, path, body) => {
+    const res = await fetch(server + path, { method, body: body && JSON.stringify(body) });
+    return res.status === 204 ? null : res.json();
+  };
+
+  return {
+    base,
+    twilioDirect,
+    turnstileBase,
+    /** Every log line the worker printed so far. */
+    log: () => log,
+    /** The decision events (the worker's JSON log lines) printed so far. */
+    events: () => log.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{"time"')).map((l) => JSON.parse(l)),
+    /** Calls the guard; returns { status, headers, body } with JSON bodies parsed. */
+    async call(method, path, { body, headers = {}, raw } = {}) {
+      const init = { method, headers: { ...headers } };
+      if (raw !== undefined) init.body = raw;
+      else if (body !== undefined) {
+        init.body = JSON.stringify(body);
+        init.headers['content-type'] ??= 'application/json';
+      }
+      const res = await fetch(base + path, init);
+      const text = await res.text();
+      let parsed = text;
+      try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+      return { status: res.status, headers: res.headers, body: parsed };
+    },
+    /** Requests the Twilio stand-in has received (through Prism). */
+    twilioRequests: () => control(twilioDirect, 'GET', '/__standin/requests'),
+    turnstileRequests: () => control(turnstileBase, 'GET', '/__standin/requests'),
+    async resetUpstreams() {
+      await control(twilioDirect, 'DELETE', '/__standin/requests');
+      await control(twilioDirect, 'DELETE', '/__standin/faults');
+      await control(turnstileBase, 'DELETE', '/__standin/requests');
+      await control(turnstileBase, 'DELETE', '/__standin/faults');
+    },
+    twilioFault: (fault) => control(twilioDirect, 'PUT', '/__standin/faults', fault),
+    turnstileFault: (fault) => control(turnstileBase, 'PUT', '/__standin/faults', fault),
+    lastCode: (to) => control(twilioDirect, 'GET', `/__standin/last-code?to=${encodeURIComponent(to)}`),
+    async stop() {
+      worker.kill('SIGTERM');
+      await new Promise((r) => { worker.once('exit', r); setTimeout(r, 3000); });
+      prism.child.kill();
+      await twilio.stop();
+      await turnstile.stop();
+      rmSync(state, { recursive: true, force: true });
+    },
+  };
+}
