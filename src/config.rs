@@ -22,27 +22,88 @@ pub struct Var {
 
 /// Every `[vars]` key the guard reads.
 pub const VARS: &[Var] = &[
-    Var { key: "MODE", default: "enforce", meaning: "`enforce` blocks; `monitor` runs every check, logs what it would have blocked and blocks nothing" },
+    Var {
+        key: "MODE",
+        default: "enforce",
+        meaning: "`enforce` blocks; `monitor` runs every check, logs what it would have blocked and blocks nothing",
+    },
     Var { key: "CHANNELS", default: "sms,call", meaning: "channels a client may ask for (`sms`, `call`, `whatsapp`)" },
-    Var { key: "ALLOWED_COUNTRIES_SMS", default: "*", meaning: "regions (ISO alpha-2, comma-separated) an SMS may go to; `*` for all" },
+    Var {
+        key: "ALLOWED_COUNTRIES_SMS",
+        default: "*",
+        meaning: "regions (ISO alpha-2, comma-separated) an SMS may go to; `*` for all",
+    },
     Var { key: "ALLOWED_COUNTRIES_CALL", default: "*", meaning: "regions a voice call may go to; `*` for all" },
-    Var { key: "ALLOWED_COUNTRIES_WHATSAPP", default: "*", meaning: "regions a WhatsApp message may go to; `*` for all" },
+    Var {
+        key: "ALLOWED_COUNTRIES_WHATSAPP",
+        default: "*",
+        meaning: "regions a WhatsApp message may go to; `*` for all",
+    },
     Var { key: "DENIED_COUNTRIES_SMS", default: "", meaning: "regions never sent an SMS (wins over the allow list)" },
     Var { key: "DENIED_COUNTRIES_CALL", default: "", meaning: "regions never called (wins over the allow list)" },
     Var { key: "DENIED_COUNTRIES_WHATSAPP", default: "", meaning: "regions never sent a WhatsApp message" },
-    Var { key: "ALLOWED_TYPES_SMS", default: "mobile,fixed_line_or_mobile", meaning: "number types an SMS may go to (see the number types table)" },
-    Var { key: "ALLOWED_TYPES_CALL", default: "mobile,fixed_line,fixed_line_or_mobile", meaning: "number types that may be called" },
-    Var { key: "ALLOWED_TYPES_WHATSAPP", default: "mobile,fixed_line_or_mobile", meaning: "number types a WhatsApp message may go to" },
-    Var { key: "DENIED_IP_COUNTRIES", default: "", meaning: "client IP countries (`request.cf.country`) refused with `ip_blocked`; `T1` is Tor" },
-    Var { key: "DENIED_ASNS", default: "", meaning: "client networks (`request.cf.asn`, comma-separated numbers) refused with `ip_blocked`" },
-    Var { key: "ALLOWED_ORIGINS", default: "", meaning: "origins (`https://app.example.com`, comma-separated) that may call the API from a browser; `*` for any" },
-    Var { key: "TWILIO_BASE_URL", default: "https://verify.twilio.com", meaning: "Twilio Verify API base URL (a local stand-in in development)" },
-    Var { key: "TURNSTILE_BASE_URL", default: "https://challenges.cloudflare.com", meaning: "Turnstile siteverify base URL (a local stand-in in development)" },
-    Var { key: "TURNSTILE_HOSTNAMES", default: "", meaning: "hostnames a Turnstile token must have been issued on (comma-separated); empty accepts any" },
+    Var {
+        key: "ALLOWED_TYPES_SMS",
+        default: "mobile,fixed_line_or_mobile",
+        meaning: "number types an SMS may go to (see the number types table)",
+    },
+    Var {
+        key: "ALLOWED_TYPES_CALL",
+        default: "mobile,fixed_line,fixed_line_or_mobile",
+        meaning: "number types that may be called",
+    },
+    Var {
+        key: "ALLOWED_TYPES_WHATSAPP",
+        default: "mobile,fixed_line_or_mobile",
+        meaning: "number types a WhatsApp message may go to",
+    },
+    Var {
+        key: "DENIED_IP_COUNTRIES",
+        default: "",
+        meaning: "client IP countries (`request.cf.country`) refused with `ip_blocked`; `T1` is Tor",
+    },
+    Var {
+        key: "DENIED_ASNS",
+        default: "",
+        meaning: "client networks (`request.cf.asn`, comma-separated numbers) refused with `ip_blocked`",
+    },
+    Var {
+        key: "ALLOWED_ORIGINS",
+        default: "",
+        meaning:
+            "origins (`https://app.example.com`, comma-separated) that may call the API from a browser; `*` for any",
+    },
+    Var {
+        key: "TWILIO_BASE_URL",
+        default: "https://verify.twilio.com",
+        meaning: "Twilio Verify API base URL (a local stand-in in development)",
+    },
+    Var {
+        key: "TURNSTILE_BASE_URL",
+        default: "https://challenges.cloudflare.com",
+        meaning: "Turnstile siteverify base URL (a local stand-in in development)",
+    },
+    Var {
+        key: "TURNSTILE_HOSTNAMES",
+        default: "",
+        meaning: "hostnames a Turnstile token must have been issued on (comma-separated); empty accepts any",
+    },
     Var { key: "TURNSTILE_ACTION", default: "", meaning: "the widget `action` a token must carry; empty accepts any" },
-    Var { key: "UPSTREAM_TIMEOUT_MS", default: "5000", meaning: "how long to wait for Twilio or Turnstile before failing closed (100 to 30000)" },
-    Var { key: "VOICE_GATE_SMS_ATTEMPTS", default: "3", meaning: "SMS attempts to a number before a call to it is allowed (0 turns the gate off)" },
-    Var { key: "VOICE_GATE_MIN_DELAY_S", default: "30", meaning: "seconds the first SMS resend must wait; each later one waits twice as long as the one before" },
+    Var {
+        key: "UPSTREAM_TIMEOUT_MS",
+        default: "5000",
+        meaning: "how long to wait for Twilio or Turnstile before failing closed (100 to 30000)",
+    },
+    Var {
+        key: "VOICE_GATE_SMS_ATTEMPTS",
+        default: "3",
+        meaning: "SMS attempts to a number before a call to it is allowed (0 turns the gate off)",
+    },
+    Var {
+        key: "VOICE_GATE_MIN_DELAY_S",
+        default: "30",
+        meaning: "seconds the first SMS resend must wait; each later one waits twice as long as the one before",
+    },
 ];
 
 /// A secret (`wrangler secret put`, or `.dev.vars` locally).
@@ -56,13 +117,29 @@ pub struct Secret {
 /// Every secret the guard reads.
 pub const SECRETS: &[Secret] = &[
     Secret { key: "TWILIO_ACCOUNT_SID", required: true, meaning: "Twilio account SID (`AC...`)" },
-    Secret { key: "TWILIO_AUTH_TOKEN", required: false, meaning: "Twilio auth token; required unless an API key pair is set" },
-    Secret { key: "TWILIO_API_KEY_SID", required: false, meaning: "Twilio API key SID (`SK...`), used instead of the auth token" },
+    Secret {
+        key: "TWILIO_AUTH_TOKEN",
+        required: false,
+        meaning: "Twilio auth token; required unless an API key pair is set",
+    },
+    Secret {
+        key: "TWILIO_API_KEY_SID",
+        required: false,
+        meaning: "Twilio API key SID (`SK...`), used instead of the auth token",
+    },
     Secret { key: "TWILIO_API_KEY_SECRET", required: false, meaning: "the API key's secret" },
     Secret { key: "TWILIO_VERIFY_SERVICE_SID", required: true, meaning: "Verify service SID (`VA...`)" },
     Secret { key: "TURNSTILE_SECRET_KEY", required: true, meaning: "Turnstile widget secret key" },
-    Secret { key: "HASH_KEY", required: true, meaning: "key for the keyed hash of numbers in the decision log (at least 16 characters)" },
-    Secret { key: "ADMIN_TOKEN", required: false, meaning: "bearer token for `/v1/admin/*`; without it the admin routes answer 404" },
+    Secret {
+        key: "HASH_KEY",
+        required: true,
+        meaning: "key for the keyed hash of numbers in the decision log (at least 16 characters)",
+    },
+    Secret {
+        key: "ADMIN_TOKEN",
+        required: false,
+        meaning: "bearer token for `/v1/admin/*`; without it the admin routes answer 404",
+    },
 ];
 
 /// What is wrong with the deployed configuration. Names the key, never the value.
@@ -177,7 +254,8 @@ impl Config {
             "monitor" => Mode::Monitor,
             _ => return Err(var("MODE").invalid("must be `enforce` or `monitor`")),
         };
-        let channels = var("CHANNELS").list(|name| Channel::from_name(name).ok_or("is not a channel (sms, call, whatsapp)"))?;
+        let channels =
+            var("CHANNELS").list(|name| Channel::from_name(name).ok_or("is not a channel (sms, call, whatsapp)"))?;
         let channel_policy = |channel: Channel, allowed: &'static str, denied: &'static str, types: &'static str| {
             Ok::<_, ConfigError>(ChannelPolicy {
                 enabled: channels.contains(&channel),
@@ -187,7 +265,8 @@ impl Config {
             })
         };
         let sms = channel_policy(Channel::Sms, "ALLOWED_COUNTRIES_SMS", "DENIED_COUNTRIES_SMS", "ALLOWED_TYPES_SMS")?;
-        let call = channel_policy(Channel::Call, "ALLOWED_COUNTRIES_CALL", "DENIED_COUNTRIES_CALL", "ALLOWED_TYPES_CALL")?;
+        let call =
+            channel_policy(Channel::Call, "ALLOWED_COUNTRIES_CALL", "DENIED_COUNTRIES_CALL", "ALLOWED_TYPES_CALL")?;
         let whatsapp = channel_policy(
             Channel::Whatsapp,
             "ALLOWED_COUNTRIES_WHATSAPP",
@@ -238,7 +317,10 @@ impl Config {
         let voice_gate_min_delay_s = var("VOICE_GATE_MIN_DELAY_S").number(0, 3600)?;
 
         let required = |key: &'static str| {
-            secret(key).ok_or(ConfigError { key, problem: "secret is not set (wrangler secret put, or .dev.vars locally)".into() })
+            secret(key).ok_or(ConfigError {
+                key,
+                problem: "secret is not set (wrangler secret put, or .dev.vars locally)".into(),
+            })
         };
         let account_sid = required("TWILIO_ACCOUNT_SID")?;
         sid_shape("TWILIO_ACCOUNT_SID", &account_sid, "AC")?;
@@ -320,7 +402,9 @@ impl Value {
     }
 
     fn regions(&self) -> Result<BTreeSet<String>, ConfigError> {
-        self.list(|code| region_id(code).map(|_| code.to_ascii_uppercase()).ok_or("is not an ISO 3166-1 alpha-2 region"))
+        self.list(|code| {
+            region_id(code).map(|_| code.to_ascii_uppercase()).ok_or("is not an ISO 3166-1 alpha-2 region")
+        })
     }
 
     fn regions_or_any(&self) -> Result<Regions, ConfigError> {

@@ -125,7 +125,9 @@ impl Reason {
             | Reason::UpstreamError(why)
             | Reason::NotFound(why) => why.clone(),
             Reason::PayloadTooLarge => format!("the body is larger than {} bytes", crate::request::MAX_BODY_BYTES),
-            Reason::CountryNotAllowed { region } => format!("verifications to {region} numbers are not allowed on this channel"),
+            Reason::CountryNotAllowed { region } => {
+                format!("verifications to {region} numbers are not allowed on this channel")
+            }
             Reason::NumberTypeBlocked { kind } => format!("{kind} numbers are not allowed on this channel"),
             Reason::Blocklisted => "this number is blocked".to_owned(),
             Reason::RateLimited { scope, retry_after_s } => {

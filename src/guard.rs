@@ -158,10 +158,8 @@ impl<C: Clock, S: Store, H: Http> Step<'_, C, S, H> {
         let key = self.history_key(&phone);
         let now = self.services.clock.now_ms();
         let stored = self.services.store.get(&key).await.map_err(|_| store_failed())?;
-        let mut history = stored
-            .and_then(|raw| serde_json::from_str::<History>(&raw).ok())
-            .unwrap_or_default()
-            .recent(now, ttl);
+        let mut history =
+            stored.and_then(|raw| serde_json::from_str::<History>(&raw).ok()).unwrap_or_default().recent(now, ttl);
         self.enforce(history.admit(&gate, req.channel, phone.kind, now))?;
 
         let captcha = match &req.turnstile_token {
@@ -173,7 +171,8 @@ impl<C: Clock, S: Store, H: Http> Step<'_, C, S, H> {
         };
         self.enforce(captcha)?;
 
-        let out = twilio::send_request(self.config, &phone.e164, req.channel, &incoming.client.ip, req.locale.as_deref());
+        let out =
+            twilio::send_request(self.config, &phone.e164, req.channel, &incoming.client.ip, req.locale.as_deref());
         let sent = twilio::read_send(self.services.http.send(out).await)?;
         self.event.twilio_sid = Some(sent.sid);
 
@@ -213,4 +212,3 @@ impl<C: Clock, S: Store, H: Http> Step<'_, C, S, H> {
 fn store_failed() -> Reason {
     Reason::UpstreamError("the counter store is unavailable; nothing was sent".into())
 }
-

@@ -20,24 +20,6 @@ pub fn mask(phone: &Phone) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::phone::parse;
-
-    #[test]
-    fn keeps_calling_code_and_last_four() {
-        let cases = [
-            ("+447400123456", "+44******3456"),
-            ("+12015550123", "+1******0123"),
-            ("+242061234567", "+242*****4567"),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(mask(&parse(input, None).unwrap()), expected, "{input}");
-        }
-    }
-}
-
 /// A keyed hash of a number (HMAC-SHA256 under `HASH_KEY`, 128 bits in hex): follows one
 /// number through counters and the decision log without storing it, and cannot be
 /// reversed by enumerating the numbering plan without the key.
@@ -47,4 +29,28 @@ pub fn number_hash(hash_key: &str, e164: &str) -> String {
     mac.update(b"number\0");
     mac.update(e164.as_bytes());
     mac.finalize().into_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phone::parse;
+
+    #[test]
+    fn keeps_calling_code_and_last_four() {
+        let cases =
+            [("+447400123456", "+44******3456"), ("+12015550123", "+1******0123"), ("+242061234567", "+242*****4567")];
+        for (input, expected) in cases {
+            assert_eq!(mask(&parse(input, None).unwrap()), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn number_hash_is_keyed_and_stable() {
+        let a = number_hash("key-one-0123456789", "+447400123456");
+        assert_eq!(a, number_hash("key-one-0123456789", "+447400123456"));
+        assert_ne!(a, number_hash("key-two-0123456789", "+447400123456"));
+        assert_ne!(a, number_hash("key-one-0123456789", "+447400123457"));
+        assert_eq!(a.len(), 32);
+    }
 }

@@ -237,13 +237,10 @@ fn region_and_type(code: u16, national: &str) -> Option<(&'static phonenumber::M
     if let [only] = regions.as_slice() {
         return typed(only);
     }
-    let by_leading_digits = regions.iter().find(|meta| {
-        meta.leading_digits()
-            .is_some_and(|re| re.find(national).is_some_and(|m| m.start() == 0))
-    });
-    by_leading_digits
-        .and_then(|meta| typed(meta))
-        .or_else(|| regions.iter().find_map(|meta| typed(meta)))
+    let by_leading_digits = regions
+        .iter()
+        .find(|meta| meta.leading_digits().is_some_and(|re| re.find(national).is_some_and(|m| m.start() == 0)));
+    by_leading_digits.and_then(|meta| typed(meta)).or_else(|| regions.iter().find_map(|meta| typed(meta)))
 }
 
 /// libphonenumber's type classification, in its order of precedence, applied to the
@@ -308,9 +305,7 @@ pub fn region_id(code: &str) -> Option<phonenumber::country::Id> {
 fn dials_011(region: Option<phonenumber::country::Id>) -> bool {
     match region {
         None => true,
-        Some(id) => DATABASE
-            .by_id(id.as_ref())
-            .is_some_and(|meta| meta.country_code() == 1),
+        Some(id) => DATABASE.by_id(id.as_ref()).is_some_and(|meta| meta.country_code() == 1),
     }
 }
 
@@ -357,36 +352,33 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 /// number is realistically typed in. Each block is ten code points from its zero.
 fn decimal_digit(c: char) -> Option<u8> {
     const ZEROS: [u32; 24] = [
-        0x0030, // ASCII
-        0x0660, // Arabic-Indic
-        0x06F0, // Extended Arabic-Indic (Persian, Urdu)
-        0x07C0, // NKo
-        0x0966, // Devanagari
-        0x09E6, // Bengali
-        0x0A66, // Gurmukhi
-        0x0AE6, // Gujarati
-        0x0B66, // Oriya
-        0x0BE6, // Tamil
-        0x0C66, // Telugu
-        0x0CE6, // Kannada
-        0x0D66, // Malayalam
-        0x0DE6, // Sinhala
-        0x0E50, // Thai
-        0x0ED0, // Lao
-        0x0F20, // Tibetan
-        0x1040, // Myanmar
-        0x17E0, // Khmer
-        0x1810, // Mongolian
-        0x1946, // Limbu
-        0x19D0, // New Tai Lue
-        0xFF10, // Fullwidth
+        0x0030,  // ASCII
+        0x0660,  // Arabic-Indic
+        0x06F0,  // Extended Arabic-Indic (Persian, Urdu)
+        0x07C0,  // NKo
+        0x0966,  // Devanagari
+        0x09E6,  // Bengali
+        0x0A66,  // Gurmukhi
+        0x0AE6,  // Gujarati
+        0x0B66,  // Oriya
+        0x0BE6,  // Tamil
+        0x0C66,  // Telugu
+        0x0CE6,  // Kannada
+        0x0D66,  // Malayalam
+        0x0DE6,  // Sinhala
+        0x0E50,  // Thai
+        0x0ED0,  // Lao
+        0x0F20,  // Tibetan
+        0x1040,  // Myanmar
+        0x17E0,  // Khmer
+        0x1810,  // Mongolian
+        0x1946,  // Limbu
+        0x19D0,  // New Tai Lue
+        0xFF10,  // Fullwidth
         0x1D7CE, // Mathematical bold (a common copy-paste artefact)
     ];
     let cp = u32::from(c);
-    ZEROS
-        .iter()
-        .find(|&&zero| (zero..zero + 10).contains(&cp))
-        .map(|&zero| (cp - zero) as u8)
+    ZEROS.iter().find(|&&zero| (zero..zero + 10).contains(&cp)).map(|&zero| (cp - zero) as u8)
 }
 
 #[cfg(test)]

@@ -94,7 +94,12 @@ mod tests {
         check(&[("ALLOWED_COUNTRIES_SMS", "GB,FR")], Call, us, "ok");
         check(&[("DENIED_COUNTRIES_SMS", "CG")], Sms, cg_mobile, "country_not_allowed");
         check(&[("DENIED_COUNTRIES_SMS", "CG")], Call, cg_mobile, "ok");
-        check(&[("ALLOWED_COUNTRIES_CALL", "CG"), ("DENIED_COUNTRIES_CALL", "CG")], Call, cg_mobile, "country_not_allowed");
+        check(
+            &[("ALLOWED_COUNTRIES_CALL", "CG"), ("DENIED_COUNTRIES_CALL", "CG")],
+            Call,
+            cg_mobile,
+            "country_not_allowed",
+        );
         check(&[("ALLOWED_TYPES_SMS", "mobile,fixed_line")], Sms, gb_fixed, "ok");
         check(&[("ALLOWED_TYPES_SMS", "mobile")], Sms, us, "number_type_blocked");
     }

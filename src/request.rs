@@ -96,9 +96,7 @@ impl fmt::Display for RequestError {
 
 /// Whether a `Content-Type` header announces JSON (`application/json`, any parameters).
 pub fn is_json_content_type(value: Option<&str>) -> bool {
-    value
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+    value.and_then(|v| v.split(';').next()).is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Parses the body of `POST /v1/verifications`.
@@ -165,11 +163,8 @@ impl Fields {
         if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
             // Field names are echoed (clients need to see their typo), but bounded and
             // stripped of anything that is not a plain identifier character.
-            let shown: String = unknown
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-                .take(40)
-                .collect();
+            let shown: String =
+                unknown.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').take(40).collect();
             return Err(RequestError::Unknown(shown));
         }
         Ok(Fields(map))
@@ -192,7 +187,10 @@ impl Fields {
     fn country(&mut self) -> Result<Option<String>, RequestError> {
         let country = self.optional_str("country")?.filter(|c| !c.is_empty());
         if country.as_ref().is_some_and(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic())) {
-            return Err(RequestError::Invalid { field: "country", why: "must be an ISO 3166-1 alpha-2 code like `GB`" });
+            return Err(RequestError::Invalid {
+                field: "country",
+                why: "must be an ISO 3166-1 alpha-2 code like `GB`",
+            });
         }
         Ok(country)
     }
@@ -204,7 +202,8 @@ mod tests {
 
     #[test]
     fn send_bodies() {
-        let ok = parse_send(br#"{"phone":"+447700900958","channel":"call","turnstile_token":"t","locale":"pt-BR"}"#).unwrap();
+        let ok = parse_send(br#"{"phone":"+447700900958","channel":"call","turnstile_token":"t","locale":"pt-BR"}"#)
+            .unwrap();
         assert_eq!(ok.channel, Channel::Call);
         assert_eq!(ok.locale.as_deref(), Some("pt-BR"));
         assert_eq!(parse_send(br#"{"phone":"1"}"#).unwrap().channel, Channel::Sms);
@@ -217,9 +216,18 @@ mod tests {
             (b"\"+447700900958\"", RequestError::NotAnObject),
             (b"{}", RequestError::Missing("phone")),
             (br#"{"phone":447700900958}"#, RequestError::WrongType { field: "phone", expected: "a string" }),
-            (br#"{"phone":"1","channel":"fax"}"#, RequestError::Invalid { field: "channel", why: "must be one of `sms`, `call`, `whatsapp`" }),
-            (br#"{"phone":"1","country":"GBR"}"#, RequestError::Invalid { field: "country", why: "must be an ISO 3166-1 alpha-2 code like `GB`" }),
-            (br#"{"phone":"1","locale":"english"}"#, RequestError::Invalid { field: "locale", why: "must be a language tag like `en` or `pt-BR`" }),
+            (
+                br#"{"phone":"1","channel":"fax"}"#,
+                RequestError::Invalid { field: "channel", why: "must be one of `sms`, `call`, `whatsapp`" },
+            ),
+            (
+                br#"{"phone":"1","country":"GBR"}"#,
+                RequestError::Invalid { field: "country", why: "must be an ISO 3166-1 alpha-2 code like `GB`" },
+            ),
+            (
+                br#"{"phone":"1","locale":"english"}"#,
+                RequestError::Invalid { field: "locale", why: "must be a language tag like `en` or `pt-BR`" },
+            ),
             (br#"{"phone":"1","phone_number":"2"}"#, RequestError::Unknown("phone_number".into())),
         ];
         for (body, expected) in refused {

@@ -47,10 +47,8 @@ pub fn send_request(config: &Config, e164: &str, channel: Channel, device_ip: &s
 
 /// The request that asks Twilio whether `code` is right.
 pub fn check_request(config: &Config, e164: &str, code: &str) -> Outbound {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .append_pair("To", e164)
-        .append_pair("Code", code)
-        .finish();
+    let body =
+        form_urlencoded::Serializer::new(String::new()).append_pair("To", e164).append_pair("Code", code).finish();
     post(config, "VerificationCheck", body)
 }
 
@@ -109,7 +107,9 @@ pub fn read_check(reply: Result<Inbound, HttpFault>) -> Result<Checked, Reason> 
         return Err(map_error(Call::Check, &reply));
     }
     match serde_json::from_slice::<Resource>(&reply.body) {
-        Ok(Resource { status: Some(status), valid, .. }) => Ok(Checked { valid: valid == Some(true) && status == "approved", status }),
+        Ok(Resource { status: Some(status), valid, .. }) => {
+            Ok(Checked { valid: valid == Some(true) && status == "approved", status })
+        }
         _ => Err(Reason::UpstreamError("Twilio answered with an unreadable verification check".into())),
     }
 }
@@ -125,22 +125,22 @@ fn fault_reason(fault: &HttpFault) -> Reason {
 /// `upstream_error`.
 pub fn map_error(call: Call, reply: &Inbound) -> Reason {
     let code = serde_json::from_slice::<TwilioError>(&reply.body).ok().and_then(|e| e.code);
-    let retry_after_s = reply
-        .retry_after
-        .as_deref()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(60)
-        .clamp(1, 3600);
+    let retry_after_s =
+        reply.retry_after.as_deref().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(60).clamp(1, 3600);
     match (call, code, reply.status) {
         (_, Some(60200), _) => Reason::InvalidPhone("Twilio refused the phone number as invalid".into()),
-        (_, Some(21211 | 60033 | 21614), _) => Reason::InvalidPhone("Twilio refused the phone number as invalid".into()),
+        (_, Some(21211 | 60033 | 21614), _) => {
+            Reason::InvalidPhone("Twilio refused the phone number as invalid".into())
+        }
         (Call::Check, Some(60202), _) => Reason::RateLimited { scope: Scope::Phone, retry_after_s: 600 },
         (Call::Send, Some(60203), _) => Reason::RateLimited { scope: Scope::Phone, retry_after_s: 600 },
         (_, Some(60202 | 60203 | 60212), _) => Reason::RateLimited { scope: Scope::Phone, retry_after_s: 600 },
         (_, Some(60410), _) => Reason::ProtectionEngaged("Twilio's fraud protection blocked this destination".into()),
         (_, Some(60605), _) => Reason::CountryNotAllowed { region: "this country".into() },
         (_, Some(60205 | 60208), _) => Reason::NumberTypeBlocked { kind: "this" },
-        (_, Some(60223), _) => Reason::ChannelNotAllowed("Twilio does not deliver on this channel for this service".into()),
+        (_, Some(60223), _) => {
+            Reason::ChannelNotAllowed("Twilio does not deliver on this channel for this service".into())
+        }
         (Call::Check, Some(20404), _) | (Call::Check, None, 404) => {
             Reason::NotFound("no pending verification for this number (expired, already approved or never sent)".into())
         }
@@ -148,13 +148,14 @@ pub fn map_error(call: Call, reply: &Inbound) -> Reason {
             key: "TWILIO_VERIFY_SERVICE_SID",
             problem: "Twilio does not know this Verify service".into(),
         },
-        (_, Some(20003), _) | (_, None, 401) => Reason::ConfigError {
-            key: "TWILIO_AUTH_TOKEN",
-            problem: "Twilio refused the credentials".into(),
-        },
+        (_, Some(20003), _) | (_, None, 401) => {
+            Reason::ConfigError { key: "TWILIO_AUTH_TOKEN", problem: "Twilio refused the credentials".into() }
+        }
         (_, Some(20429), _) | (_, None, 429) => Reason::RateLimited { scope: Scope::Global, retry_after_s },
         (_, _, 500..=599) => Reason::UpstreamError(format!("Twilio failed ({})", reply.status)),
-        (_, Some(code), status) => Reason::UpstreamError(format!("Twilio refused the request (error {code}, HTTP {status})")),
+        (_, Some(code), status) => {
+            Reason::UpstreamError(format!("Twilio refused the request (error {code}, HTTP {status})"))
+        }
         (_, None, status) => Reason::UpstreamError(format!("Twilio answered HTTP {status}")),
     }
 }
@@ -165,7 +166,9 @@ mod tests {
 
     fn reply(status: u16, code: Option<u32>) -> Inbound {
         let body = match code {
-            Some(code) => format!(r#"{{"code":{code},"message":"m","more_info":"https://www.twilio.com/docs/errors/{code}","status":{status}}}"#),
+            Some(code) => format!(
+                r#"{{"code":{code},"message":"m","more_info":"https://www.twilio.com/docs/errors/{code}","status":{status}}}"#
+            ),
             None => "<html>Bad Gateway</html>".to_owned(),
         };
         Inbound { status, retry_after: None, body: body.into_bytes() }
@@ -220,7 +223,8 @@ mod tests {
     fn replies_are_read() {
         let sent = Inbound { status: 201, retry_after: None, body: br#"{"sid":"VE123","status":"pending"}"#.to_vec() };
         assert_eq!(read_send(Ok(sent)).unwrap().sid, "VE123");
-        let approved = Inbound { status: 200, retry_after: None, body: br#"{"status":"approved","valid":true}"#.to_vec() };
+        let approved =
+            Inbound { status: 200, retry_after: None, body: br#"{"status":"approved","valid":true}"#.to_vec() };
         assert!(read_check(Ok(approved)).unwrap().valid);
         let wrong = Inbound { status: 200, retry_after: None, body: br#"{"status":"pending","valid":false}"#.to_vec() };
         assert_eq!(read_check(Ok(wrong)).unwrap(), Checked { status: "pending".into(), valid: false });

@@ -30,12 +30,17 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let lookup = |key: &str| vars.get(key).or(secrets.as_ref().and_then(|s| s.get(key))).cloned();
     match Config::load(lookup) {
         Ok(_) => {
-            println!("ok: {path}{} is a valid otp-guard policy", env.map(|e| format!(" [env.{e}]")).unwrap_or_default());
+            println!(
+                "ok: {path}{} is a valid otp-guard policy",
+                env.map(|e| format!(" [env.{e}]")).unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
         // Vars are validated before secrets, so an error on a secret means every var passed.
         Err(err) if secrets.is_none() && SECRETS.iter().any(|s| s.key == err.key) => {
-            println!("ok: {path} vars are valid; secrets not checked (pass --secrets FILE to check a .dev.vars-style file)");
+            println!(
+                "ok: {path} vars are valid; secrets not checked (pass --secrets FILE to check a .dev.vars-style file)"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {

@@ -44,11 +44,8 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let config = CONFIG.with(|cell| cell.get_or_init(|| load_config(&env)).clone());
     let incoming = incoming(&mut req).await;
-    let services = Services {
-        clock: ports::EdgeClock,
-        store: ports::KvStore(env.kv(KV_BINDING).ok()),
-        http: ports::FetchHttp,
-    };
+    let services =
+        Services { clock: ports::EdgeClock, store: ports::KvStore(env.kv(KV_BINDING).ok()), http: ports::FetchHttp };
     let handled = guard::handle(config.as_ref(), &services, &incoming).await;
     if let Some(event) = handled.event {
         console_log!("{}", event.to_json());

@@ -58,9 +58,7 @@ impl Http for FetchHttp {
             headers.set(name, value).map_err(network)?;
         }
         let mut init = RequestInit::new();
-        init.with_method(Method::from(out.method.to_owned()))
-            .with_headers(headers)
-            .with_body(Some(out.body.into()));
+        init.with_method(Method::from(out.method.to_owned())).with_headers(headers).with_body(Some(out.body.into()));
         let request = Request::new_with_init(&out.url, &init).map_err(network)?;
         let controller = AbortController::default();
         let signal = controller.signal();

@@ -77,7 +77,8 @@ fn check_config_reports_the_bad_key() {
     let (code, out, _) = otp_guard(&["check-config", bad.to_str().unwrap()], "");
     assert_eq!(code, 1);
     assert!(out.contains("ALLOWED_COUNTRIES_SMS") && !out.contains("Atlantis"), "{out}");
-    let (code, out, _) = otp_guard(&["check-config", good.to_str().unwrap(), "--secrets", secrets.to_str().unwrap()], "");
+    let (code, out, _) =
+        otp_guard(&["check-config", good.to_str().unwrap(), "--secrets", secrets.to_str().unwrap()], "");
     assert_eq!(code, 1);
     assert!(out.contains("TWILIO_VERIFY_SERVICE_SID"), "{out}");
     let (code, out, _) = otp_guard(&["check-config", "wrangler.toml", "--secrets", ".dev.vars.example"], "");

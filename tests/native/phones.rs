@@ -46,7 +46,10 @@ fn phone_table() {
             .clone()
             .map(|e| (e, row.expected_region.clone().unwrap_or_default(), row.kind.clone().unwrap_or_default()));
         if got != expected {
-            failures.push(format!("line {}: {:?} in {:?}: got {got:?}, expected {expected:?}", row.line, row.input, row.region));
+            failures.push(format!(
+                "line {}: {:?} in {:?}: got {got:?}, expected {expected:?}",
+                row.line, row.input, row.region
+            ));
         }
     }
     assert!(failures.is_empty(), "{} of {} rows differ:\n{}", failures.len(), rows.len(), failures.join("\n"));
