@@ -90,6 +90,16 @@ pub const VARS: &[Var] = &[
     },
     Var { key: "TURNSTILE_ACTION", default: "", meaning: "the widget `action` a token must carry; empty accepts any" },
     Var {
+        key: "TURNSTILE_SITE_KEY",
+        default: "1x00000000000000000000AA",
+        meaning: "the widget's public site key, handed to pages by `GET /v1/client-config` (default: Cloudflare's always-pass test key)",
+    },
+    Var {
+        key: "TURNSTILE_SCRIPT_URL",
+        default: "https://challenges.cloudflare.com/turnstile/v0/api.js",
+        meaning: "the Turnstile script pages load (a local stand-in in development)",
+    },
+    Var {
         key: "UPSTREAM_TIMEOUT_MS",
         default: "5000",
         meaning: "how long to wait for Twilio or Turnstile before failing closed (100 to 30000)",
@@ -212,6 +222,8 @@ pub struct Config {
     pub turnstile_base_url: String,
     pub turnstile_hostnames: BTreeSet<String>,
     pub turnstile_action: Option<String>,
+    pub turnstile_site_key: String,
+    pub turnstile_script_url: String,
     pub upstream_timeout_ms: u32,
     pub voice_gate_sms_attempts: u32,
     pub voice_gate_min_delay_s: u32,
@@ -312,6 +324,13 @@ impl Config {
         })?;
         let action = var("TURNSTILE_ACTION").raw.trim().to_owned();
         let turnstile_action = (!action.is_empty()).then_some(action);
+        let turnstile_site_key = var("TURNSTILE_SITE_KEY").token()?;
+        let script = var("TURNSTILE_SCRIPT_URL");
+        let turnstile_script_url = if script.raw.trim().starts_with('/') && !script.raw.trim().starts_with("//") {
+            script.raw.trim().to_owned()
+        } else {
+            script.base_url()?
+        };
         let upstream_timeout_ms = var("UPSTREAM_TIMEOUT_MS").number(100, 30_000)?;
         let voice_gate_sms_attempts = var("VOICE_GATE_SMS_ATTEMPTS").number(0, 10)?;
         let voice_gate_min_delay_s = var("VOICE_GATE_MIN_DELAY_S").number(0, 3600)?;
@@ -357,6 +376,8 @@ impl Config {
             turnstile_base_url,
             turnstile_hostnames,
             turnstile_action,
+            turnstile_site_key,
+            turnstile_script_url,
             upstream_timeout_ms,
             voice_gate_sms_attempts,
             voice_gate_min_delay_s,
@@ -419,6 +440,16 @@ impl Value {
         match self.raw.trim().parse::<u32>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
             _ => Err(self.invalid(format!("must be a whole number from {min} to {max}"))),
+        }
+    }
+
+    /// A public identifier: letters, digits, `-`, `_` and `.`.
+    fn token(&self) -> Result<String, ConfigError> {
+        let value = self.raw.trim();
+        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            Ok(value.to_owned())
+        } else {
+            Err(self.invalid("must be letters, digits, `-`, `_` or `.`"))
         }
     }
 

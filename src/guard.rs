@@ -70,6 +70,12 @@ pub async fn handle<C: Clock, S: Store, H: Http>(
             return Handled { response, event: None };
         }
         ("/v1/health", _) => Err(Reason::MethodNotAllowed { allow: "GET, HEAD" }),
+        ("/v1/client-config", "GET" | "HEAD") => {
+            let mut response = Outgoing::json(200, &client_config(config, incoming));
+            add_cors(config, incoming.origin.as_deref(), &mut response);
+            return Handled { response, event: None };
+        }
+        ("/v1/client-config", _) => Err(Reason::MethodNotAllowed { allow: "GET, HEAD" }),
         ("/v1/verifications", "POST") => step.send(incoming).await,
         ("/v1/verifications/check", "POST") => step.check(incoming).await,
         ("/v1/verifications" | "/v1/verifications/check", _) => Err(Reason::MethodNotAllowed { allow: "POST" }),
@@ -78,6 +84,25 @@ pub async fn handle<C: Clock, S: Store, H: Http>(
     let mut handled = finish(result, step.event);
     add_cors(config, incoming.origin.as_deref(), &mut handled.response);
     handled
+}
+
+/// What a page needs to render the form: the Turnstile widget's key and script, the
+/// channels on offer, and the visitor's country as a default for the country picker.
+fn client_config(config: &Config, incoming: &Incoming) -> serde_json::Value {
+    let channels: Vec<&str> = [(&config.sms, "sms"), (&config.call, "call"), (&config.whatsapp, "whatsapp")]
+        .into_iter()
+        .filter(|(policy, _)| policy.enabled)
+        .map(|(_, name)| name)
+        .collect();
+    let country = incoming.client.country.as_deref().filter(|c| crate::phone::region_id(c).is_some());
+    json!({
+        "turnstile_site_key": config.turnstile_site_key,
+        "turnstile_script_url": config.turnstile_script_url,
+        "turnstile_action": config.turnstile_action,
+        "channels": channels,
+        "default_country": country,
+        "voice_gate_sms_attempts": config.voice_gate_sms_attempts,
+    })
 }
 
 /// Turns a step's result into the response and completes the event.
