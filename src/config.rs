@@ -5,6 +5,8 @@
 //! key and what is wrong with it, never the value itself: the same message reaches the
 //! worker's `500 config_error` answer and `otp-guard check-config`.
 
+use crate::decision::POLICY_CODES;
+use crate::limits::{parse_quotas, Quota};
 use crate::phone::{region_id, NumberType};
 use crate::request::Channel;
 use std::collections::BTreeSet;
@@ -103,6 +105,49 @@ pub const VARS: &[Var] = &[
         key: "UPSTREAM_TIMEOUT_MS",
         default: "5000",
         meaning: "how long to wait for Twilio or Turnstile before failing closed (100 to 30000)",
+    },
+    Var {
+        key: "COUNTER_BACKEND",
+        default: "kv",
+        meaning: "`kv`: counters in Workers KV (approximate under bursts); `durable_object`: exact counting in a Durable Object",
+    },
+    Var { key: "LIMITS_IP", default: "20/1h,50/1d", meaning: "sends per client IP (quotas like `20/1h,50/1d`; units s, m, h, d)" },
+    Var {
+        key: "LIMITS_SUBNET",
+        default: "60/1h,150/1d",
+        meaning: "sends per client network (/24 for IPv4, /64 for IPv6)",
+    },
+    Var {
+        key: "RISKY_ASNS",
+        default: "16509,14618,8075,15169,396982,14061,16276,24940,63949,20473,45102,132203,9009,212238",
+        meaning: "client networks (AS numbers) held to `LIMITS_IP_RISKY`: by default large cloud and hosting providers, where bots run and people rarely do",
+    },
+    Var {
+        key: "LIMITS_IP_RISKY",
+        default: "3/1h,5/1d",
+        meaning: "sends per IP and per network for clients in `RISKY_ASNS`",
+    },
+    Var { key: "LIMITS_PHONE", default: "5/1h,10/1d", meaning: "sends per phone number, all channels (the voice gate also paces resends)" },
+    Var {
+        key: "PREFIX_LENGTH",
+        default: "8",
+        meaning: "digits of the E.164 number (after `+`) that make a prefix, for `LIMITS_PREFIX` (4 to 14)",
+    },
+    Var {
+        key: "LIMITS_PREFIX",
+        default: "20/1h,60/1d",
+        meaning: "sends per number prefix: sequential-number pumping walks one block",
+    },
+    Var {
+        key: "COUNTRY_LIMITS",
+        default: "*:100/1h,500/1d",
+        meaning: "sends per destination country, by group: `US,CA,GB:1000/1h;*:50/1h,200/1d` (`*` is every other country; each country counts separately)",
+    },
+    Var { key: "LIMITS_GLOBAL", default: "1000/1h,10000/1d", meaning: "sends in total" },
+    Var {
+        key: "MONITOR_RULES",
+        default: "",
+        meaning: "codes that only log even in enforce mode (e.g. `rate_limited,captcha_failed`): per-rule monitor mode",
     },
     Var {
         key: "VOICE_GATE_SMS_ATTEMPTS",
@@ -227,10 +272,42 @@ pub struct Config {
     pub upstream_timeout_ms: u32,
     pub voice_gate_sms_attempts: u32,
     pub voice_gate_min_delay_s: u32,
+    pub counter_backend: CounterBackend,
+    pub limits: Limits,
+    pub monitor_rules: BTreeSet<&'static str>,
     pub twilio: TwilioCredentials,
     pub turnstile_secret: String,
     pub hash_key: String,
     pub admin_token: Option<String>,
+}
+
+/// Where the counters live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterBackend {
+    Kv,
+    DurableObject,
+}
+
+/// The rate limits of every scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub ip: Vec<Quota>,
+    pub subnet: Vec<Quota>,
+    pub risky_asns: BTreeSet<u32>,
+    pub ip_risky: Vec<Quota>,
+    pub phone: Vec<Quota>,
+    pub prefix_length: usize,
+    pub prefix: Vec<Quota>,
+    /// Country groups in order; the first that lists a country applies.
+    pub countries: Vec<(Regions, Vec<Quota>)>,
+    pub global: Vec<Quota>,
+}
+
+impl Limits {
+    /// The quotas for destination `region` (none if no group covers it).
+    pub fn country(&self, region: &str) -> &[Quota] {
+        self.countries.iter().find(|(regions, _)| regions.contains(region)).map_or(&[], |(_, q)| q)
+    }
 }
 
 /// Which browser origins get CORS headers.
@@ -335,6 +412,31 @@ impl Config {
         let voice_gate_sms_attempts = var("VOICE_GATE_SMS_ATTEMPTS").number(0, 10)?;
         let voice_gate_min_delay_s = var("VOICE_GATE_MIN_DELAY_S").number(0, 3600)?;
 
+        let counter_backend = match var("COUNTER_BACKEND").raw.trim() {
+            "kv" => CounterBackend::Kv,
+            "durable_object" => CounterBackend::DurableObject,
+            _ => return Err(var("COUNTER_BACKEND").invalid("must be `kv` or `durable_object`")),
+        };
+        let prefix_length = var("PREFIX_LENGTH").number(4, 14)? as usize;
+        let limits = Limits {
+            ip: var("LIMITS_IP").quotas()?,
+            subnet: var("LIMITS_SUBNET").quotas()?,
+            risky_asns: var("RISKY_ASNS").list(|n| n.parse::<u32>().map_err(|_| "is not an AS number"))?,
+            ip_risky: var("LIMITS_IP_RISKY").quotas()?,
+            phone: var("LIMITS_PHONE").quotas()?,
+            prefix_length,
+            prefix: var("LIMITS_PREFIX").quotas()?,
+            countries: var("COUNTRY_LIMITS").country_groups()?,
+            global: var("LIMITS_GLOBAL").quotas()?,
+        };
+        let monitor_rules = var("MONITOR_RULES").list(|code| {
+            POLICY_CODES
+                .iter()
+                .copied()
+                .find(|c| *c == code)
+                .ok_or("is not a policy code that monitor mode can let through")
+        })?;
+
         let required = |key: &'static str| {
             secret(key).ok_or(ConfigError {
                 key,
@@ -381,6 +483,9 @@ impl Config {
             upstream_timeout_ms,
             voice_gate_sms_attempts,
             voice_gate_min_delay_s,
+            counter_backend,
+            limits,
+            monitor_rules,
             twilio: TwilioCredentials { account_sid, username, password, service_sid },
             turnstile_secret,
             hash_key,
@@ -434,6 +539,34 @@ impl Value {
         } else {
             self.regions().map(Regions::Only)
         }
+    }
+
+    fn quotas(&self) -> Result<Vec<Quota>, ConfigError> {
+        parse_quotas(&self.raw).ok_or_else(|| self.invalid("must be quotas like `20/1h,50/1d` (units s, m, h, d)"))
+    }
+
+    /// `US,CA:1000/1h,5000/1d; *:50/1h`: groups of regions with their quotas.
+    fn country_groups(&self) -> Result<Vec<(Regions, Vec<Quota>)>, ConfigError> {
+        let shape = "must be groups like `US,CA:1000/1h;*:50/1h,200/1d`";
+        self.raw
+            .split(';')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(|group| {
+                let (regions, quotas) = group.split_once(':').ok_or_else(|| self.invalid(shape))?;
+                let regions = if regions.trim() == "*" {
+                    Regions::Any
+                } else {
+                    let list = Value { key: self.key, raw: regions.to_owned() }.regions()?;
+                    if list.is_empty() {
+                        return Err(self.invalid(shape));
+                    }
+                    Regions::Only(list)
+                };
+                let quotas = parse_quotas(quotas).ok_or_else(|| self.invalid(shape))?;
+                Ok((regions, quotas))
+            })
+            .collect()
     }
 
     fn number(&self, min: u32, max: u32) -> Result<u32, ConfigError> {
@@ -517,6 +650,13 @@ pub(crate) mod tests {
             ("TWILIO_ACCOUNT_SID", "not-a-sid-secret-value", "TWILIO_ACCOUNT_SID"),
             ("TWILIO_VERIFY_SERVICE_SID", "AC00000000000000000000000000000000", "TWILIO_VERIFY_SERVICE_SID"),
             ("HASH_KEY", "short", "HASH_KEY"),
+            ("COUNTER_BACKEND", "redis", "COUNTER_BACKEND"),
+            ("LIMITS_IP", "20 per hour", "LIMITS_IP"),
+            ("LIMITS_PHONE", "0/7m", "LIMITS_PHONE"),
+            ("COUNTRY_LIMITS", "US,CA", "COUNTRY_LIMITS"),
+            ("COUNTRY_LIMITS", "XY:1/1h", "COUNTRY_LIMITS"),
+            ("PREFIX_LENGTH", "40", "PREFIX_LENGTH"),
+            ("MONITOR_RULES", "invalid_phone", "MONITOR_RULES"),
             ("ADMIN_TOKEN", "short", "ADMIN_TOKEN"),
             ("TWILIO_API_KEY_SID", "SK00000000000000000000000000000000", "TWILIO_API_KEY_SECRET"),
         ];
@@ -549,6 +689,21 @@ pub(crate) mod tests {
         .unwrap();
         assert_eq!(config.twilio.username, "SK11111111111111111111111111111111");
         assert_eq!(config.twilio.password, "key-secret");
+    }
+
+    #[test]
+    fn limits_are_parsed() {
+        let config =
+            load(&[("COUNTRY_LIMITS", "US,CA:1000/1h; GB:10/1m ;*:5/1d"), ("COUNTER_BACKEND", "durable_object")])
+                .unwrap();
+        assert_eq!(config.counter_backend, CounterBackend::DurableObject);
+        assert_eq!(config.limits.country("CA"), &[Quota::new(1000, 3600).unwrap()]);
+        assert_eq!(config.limits.country("GB"), &[Quota::new(10, 60).unwrap()]);
+        assert_eq!(config.limits.country("CG"), &[Quota::new(5, 86_400).unwrap()]);
+        let open = load(&[("COUNTRY_LIMITS", "US:1/1h")]).unwrap();
+        assert!(open.limits.country("GB").is_empty());
+        assert_eq!(load(&[]).unwrap().limits.ip, crate::limits::parse_quotas("20/1h,50/1d").unwrap());
+        assert!(load(&[]).unwrap().limits.risky_asns.contains(&16509));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use serde_json::{json, Value};
 
 /// Which counter a `rate_limited` answer is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Scope {
     Ip,
     Subnet,
@@ -27,6 +28,18 @@ impl Scope {
         }
     }
 }
+
+/// The refusal codes monitor mode can turn into log lines (see [`Reason::is_policy`]): the refusals that describe traffic, as opposed to bad input, faults and configuration errors.
+pub const POLICY_CODES: [&str; 8] = [
+    "country_not_allowed",
+    "number_type_blocked",
+    "captcha_failed",
+    "channel_not_allowed",
+    "blocklisted",
+    "ip_blocked",
+    "rate_limited",
+    "protection_engaged",
+];
 
 /// Why a request was not (or, in monitor mode, would not have been) served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,17 +156,7 @@ impl Reason {
     /// input, faults and configuration errors are never policy: they stop the request
     /// in every mode.
     pub fn is_policy(&self) -> bool {
-        matches!(
-            self,
-            Reason::CountryNotAllowed { .. }
-                | Reason::NumberTypeBlocked { .. }
-                | Reason::CaptchaFailed(_)
-                | Reason::ChannelNotAllowed(_)
-                | Reason::Blocklisted
-                | Reason::IpBlocked(_)
-                | Reason::RateLimited { .. }
-                | Reason::ProtectionEngaged(_)
-        )
+        POLICY_CODES.contains(&self.code())
     }
 
     /// Seconds after which a retry may succeed, for `Retry-After`.

@@ -36,6 +36,8 @@ pub struct Event {
     /// In monitor mode: the codes the guard would have refused with, in pipeline order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_block: Vec<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub safelisted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub twilio_sid: Option<String>,
     /// For failures: what went wrong, in words (no values from the request).

@@ -7,24 +7,30 @@
 //! refused.
 
 use crate::config::{Config, ConfigError, Mode};
+use crate::counters::{Action, Counters, Entry, Op, Tally};
 use crate::decision::Reason;
+use crate::decision::Scope;
 use crate::event::{utc, Event};
 use crate::http::{add_cors, preflight, Incoming, Outgoing};
+use crate::limits::{prefix, subnet, Quota};
 use crate::mask::{mask, number_hash};
 use crate::phone::{self, Phone};
 use crate::policy;
+use crate::policy::ClientNetwork;
 use crate::ports::{Clock, Http, Store};
-use crate::request::{self, RequestError};
-use crate::voice::{history_ttl_s, Gate, History};
-use crate::{turnstile, twilio};
+use crate::request::{self, Channel, RequestError};
+use crate::voice::{Gate, Outlook};
+use crate::{admin, lists, turnstile, twilio};
 use serde_json::json;
 
 /// The outside world, injected.
 #[derive(Debug)]
-pub struct Services<C, S, H> {
+pub struct Services<C, S, H, K> {
     pub clock: C,
+    /// Lists (and, in KV mode, the counters through `counters`).
     pub store: S,
     pub http: H,
+    pub counters: K,
 }
 
 /// A response and the decision behind it.
@@ -36,9 +42,9 @@ pub struct Handled {
 }
 
 /// Routes and answers one request.
-pub async fn handle<C: Clock, S: Store, H: Http>(
+pub async fn handle<C: Clock, S: Store, H: Http, K: Counters>(
     config: Result<&Config, &ConfigError>,
-    services: &Services<C, S, H>,
+    services: &Services<C, S, H, K>,
     incoming: &Incoming,
 ) -> Handled {
     let mut event = Event {
@@ -79,6 +85,7 @@ pub async fn handle<C: Clock, S: Store, H: Http>(
         ("/v1/verifications", "POST") => step.send(incoming).await,
         ("/v1/verifications/check", "POST") => step.check(incoming).await,
         ("/v1/verifications" | "/v1/verifications/check", _) => Err(Reason::MethodNotAllowed { allow: "POST" }),
+        (path, _) if path == "/v1/admin" || path.starts_with("/v1/admin/") => step.admin(incoming).await,
         _ => Err(Reason::NotFound("no such route".into())),
     };
     let mut handled = finish(result, step.event);
@@ -126,18 +133,27 @@ fn finish(result: Result<Outgoing, Reason>, mut event: Event) -> Handled {
 }
 
 /// One request's walk through the pipeline.
-struct Step<'a, C, S, H> {
+struct Step<'a, C, S, H, K> {
     config: &'a Config,
-    services: &'a Services<C, S, H>,
+    services: &'a Services<C, S, H, K>,
     event: Event,
 }
 
-impl<C: Clock, S: Store, H: Http> Step<'_, C, S, H> {
-    /// A policy refusal: enforced, or in monitor mode noted and let through.
+impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
+    /// A policy refusal: enforced, or (in monitor mode, or for a rule listed in
+    /// `MONITOR_RULES`) noted in the log and let through.
     fn enforce(&mut self, result: Result<(), Reason>) -> Result<(), Reason> {
+        let monitored = |reason: &Reason| {
+            reason.is_policy()
+                && (self.config.mode == Mode::Monitor || self.config.monitor_rules.contains(reason.code()))
+        };
         match result {
-            Err(reason) if self.config.mode == Mode::Monitor && reason.is_policy() => {
-                self.event.would_block.push(reason.code());
+            Err(reason) if monitored(&reason) => {
+                // The same refusal can be seen twice (the read-only check, then the
+                // reservation); it is logged once.
+                if !self.event.would_block.contains(&reason.code()) {
+                    self.event.would_block.push(reason.code());
+                }
                 Ok(())
             }
             other => other,
@@ -164,8 +180,36 @@ impl<C: Clock, S: Store, H: Http> Step<'_, C, S, H> {
         Ok(phone)
     }
 
-    fn history_key(&self, phone: &Phone) -> String {
-        format!("gate:{}", number_hash(&self.config.hash_key, &phone.e164))
+    /// The counters a send to `phone` on `channel` touches, in the order they are
+    /// reported when several are full.
+    fn counter_entries(&self, phone: &Phone, channel: Channel, client: &ClientNetwork) -> Vec<Entry> {
+        let limits = &self.config.limits;
+        let risky = client.asn.is_some_and(|asn| limits.risky_asns.contains(&asn));
+        let (ip_quotas, subnet_quotas) =
+            if risky { (&limits.ip_risky, &limits.ip_risky) } else { (&limits.ip, &limits.subnet) };
+        let ip = if client.ip.is_empty() { "unknown" } else { client.ip.as_str() };
+        let subnet = subnet(ip).unwrap_or_else(|| ip.to_owned());
+        let hash = number_hash(&self.config.hash_key, &phone.e164);
+        let limit = |scope: Scope, key: String, quotas: &[Quota]| Entry::Limit { scope, key, quotas: quotas.to_vec() };
+        vec![
+            limit(Scope::Ip, format!("n:ip:{ip}"), ip_quotas),
+            limit(Scope::Subnet, format!("n:subnet:{subnet}"), subnet_quotas),
+            limit(Scope::Phone, format!("n:phone:{hash}"), &limits.phone),
+            limit(Scope::Prefix, format!("n:prefix:{}", prefix(&phone.e164, limits.prefix_length)), &limits.prefix),
+            limit(Scope::Country, format!("n:country:{}", phone.region), limits.country(&phone.region)),
+            limit(Scope::Global, "n:global".to_owned(), &limits.global),
+            Entry::Gate {
+                key: format!("gate:{hash}"),
+                gate: Gate::from_config(self.config),
+                channel,
+                kind: phone.kind,
+            },
+        ]
+    }
+
+    async fn counters(&self, action: Action, now_ms: u64, entries: &[Entry]) -> Result<Tally, Reason> {
+        let op = Op { action, now_ms, entries: entries.to_vec() };
+        self.services.counters.run(&op).await.map_err(|_| store_failed())
     }
 
     /// `POST /v1/verifications`.
@@ -175,18 +219,27 @@ impl<C: Clock, S: Store, H: Http> Step<'_, C, S, H> {
         self.event.channel = Some(req.channel.as_str());
         let phone = self.read_phone(&req.phone, req.country.as_deref())?;
 
-        self.enforce(policy::check_destination(self.config, req.channel, &phone))?;
-        self.enforce(policy::check_network(self.config, &incoming.client))?;
-
-        let gate = Gate::from_config(self.config);
-        let ttl = history_ttl_s(&gate);
-        let key = self.history_key(&phone);
+        // 3. Lists.
+        let listing =
+            lists::lookup(&self.services.store, &self.config.hash_key, &phone).await.map_err(|_| store_failed())?;
+        if listing.blocklisted {
+            self.enforce(Err(Reason::Blocklisted))?;
+        }
+        self.event.safelisted = listing.safelisted;
+        // 4. Static policy (fraud checks: skipped for safelisted numbers).
+        if !listing.safelisted {
+            self.enforce(policy::check_destination(self.config, req.channel, &phone))?;
+            self.enforce(policy::check_network(self.config, &incoming.client))?;
+        } else if !self.config.channel(req.channel).enabled {
+            return Err(Reason::ChannelNotAllowed(format!("the {} channel is not offered", req.channel)));
+        }
+        // 5. Counters, read only: a full quota is refused before any network call.
+        let entries = self.counter_entries(&phone, req.channel, &incoming.client);
         let now = self.services.clock.now_ms();
-        let stored = self.services.store.get(&key).await.map_err(|_| store_failed())?;
-        let mut history =
-            stored.and_then(|raw| serde_json::from_str::<History>(&raw).ok()).unwrap_or_default().recent(now, ttl);
-        self.enforce(history.admit(&gate, req.channel, phone.kind, now))?;
+        let tally = self.counters(Action::Check, now, &entries).await?;
+        self.enforce(tally.verdict.refusal().map_or(Ok(()), Err))?;
 
+        // 7. Turnstile.
         let captcha = match &req.turnstile_token {
             None => Err(Reason::CaptchaFailed("the captcha token is missing or invalid".into())),
             Some(token) => {
@@ -196,17 +249,29 @@ impl<C: Clock, S: Store, H: Http> Step<'_, C, S, H> {
         };
         self.enforce(captcha)?;
 
+        // 5 again, for real: reserve the send (exact in Durable Object mode), so two
+        // concurrent requests cannot both take the last unit of a quota.
+        let monitoring = self.config.mode == Mode::Monitor;
+        let reserved_at = self.services.clock.now_ms();
+        let tally = self.counters(Action::Reserve { force: monitoring }, reserved_at, &entries).await?;
+        self.enforce(tally.verdict.refusal().map_or(Ok(()), Err))?;
+
+        // 8. Twilio. If it does not send, the reservation is given back.
         let out =
             twilio::send_request(self.config, &phone.e164, req.channel, &incoming.client.ip, req.locale.as_deref());
-        let sent = twilio::read_send(self.services.http.send(out).await)?;
+        let sent = match twilio::read_send(self.services.http.send(out).await) {
+            Ok(sent) => sent,
+            Err(reason) => {
+                let release = Action::Release { at_ms: reserved_at };
+                if self.counters(release, self.services.clock.now_ms(), &entries).await.is_err() {
+                    self.event.detail = Some("the reservation could not be released".into());
+                }
+                return Err(reason);
+            }
+        };
         self.event.twilio_sid = Some(sent.sid);
 
-        let outlook = history.record(&gate, req.channel, self.services.clock.now_ms());
-        let value = serde_json::to_string(&history).unwrap_or_default();
-        if self.services.store.put(&key, &value, ttl).await.is_err() {
-            // The code is on its way: answering an error now would invite a second send.
-            self.event.detail = Some("sent, but the send history could not be stored".into());
-        }
+        let outlook = tally.outlook.unwrap_or(Outlook { sms_attempts: 0, call_available: false, retry_after_s: 0 });
         Ok(Outgoing::json(
             202,
             &json!({
@@ -218,6 +283,32 @@ impl<C: Clock, S: Store, H: Http> Step<'_, C, S, H> {
                 "retry_after_s": outlook.retry_after_s,
             }),
         ))
+    }
+
+    /// `/v1/admin/*`: token first, then the route (so an unauthenticated caller learns
+    /// nothing about which routes exist).
+    async fn admin(&mut self, incoming: &Incoming) -> Result<Outgoing, Reason> {
+        self.event.route = "admin";
+        admin::authorize(self.config.admin_token.as_deref(), incoming.authorization.as_deref())?;
+        let (list, entry) = match admin::route(&incoming.path) {
+            admin::Route::ListEntry { list, entry } => (list, entry),
+            admin::Route::Unknown => return Err(Reason::NotFound("no such admin route".into())),
+        };
+        let target = admin::target(list, &entry)?;
+        if let lists::Target::Number(phone) = &target {
+            self.event.phone = Some(mask(phone));
+            self.event.country = Some(phone.region.clone());
+        }
+        let (store, key) = (&self.services.store, &self.config.hash_key);
+        let result = match incoming.method.as_str() {
+            "PUT" => lists::add(store, key, list, &target, &utc(self.services.clock.now_ms())).await,
+            "DELETE" => lists::remove(store, key, list, &target).await,
+            _ => return Err(Reason::MethodNotAllowed { allow: "PUT, DELETE" }),
+        };
+        result.map_err(|_| store_failed())?;
+        let name = if list == lists::List::Safe { "safelist" } else { "blocklist" };
+        self.event.detail = Some(format!("{name} {}", if incoming.method == "PUT" { "add" } else { "remove" }));
+        Ok(Outgoing::empty(204))
     }
 
     /// `POST /v1/verifications/check`.

@@ -12,7 +12,9 @@
 //! | --- | --- |
 //! | parse and bound the request | [`request`] |
 //! | parse the phone number | [`phone`] |
+//! | safelist and blocklist | [`lists`] |
 //! | country, number-type, channel and IP policy | [`policy`] |
+//! | rate limits per IP, subnet, number, prefix, country, globally | [`limits`], stored by [`counters`] |
 //! | the per-number send history and the voice gate | [`voice`] |
 //! | Turnstile siteverify | [`turnstile`] |
 //! | Twilio Verify | [`twilio`] |
@@ -21,13 +23,17 @@
 //!
 //! [`guard`] runs the steps in order; [`config`] turns `wrangler.toml` vars and secrets
 //! into a validated [`config::Config`]; [`http`] holds the plain request/response types
-//! and CORS.
+//! and CORS; [`admin`] authenticates the operator's API.
 
+pub mod admin;
 pub mod config;
+pub mod counters;
 pub mod decision;
 pub mod event;
 pub mod guard;
 pub mod http;
+pub mod limits;
+pub mod lists;
 pub mod mask;
 pub mod phone;
 pub mod policy;

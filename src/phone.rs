@@ -11,7 +11,7 @@
 
 use phonenumber::metadata::DATABASE;
 use phonenumber::Type;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Inputs longer than this (in characters) are refused before any parsing work.
@@ -62,7 +62,7 @@ impl fmt::Display for PhoneError {
 }
 
 /// libphonenumber's number types, with the stable names used in config and output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NumberType {
     FixedLine,

@@ -29,6 +29,14 @@ impl fmt::Display for StoreFault {
 /// increment, and a TTL of at least 60 seconds (shorter TTLs are raised by the caller).
 pub trait Store {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreFault>;
+    /// Several keys at once (one bulk read on KV); values in the order of `keys`.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreFault> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await?);
+        }
+        Ok(values)
+    }
     async fn put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), StoreFault>;
     async fn delete(&self, key: &str) -> Result<(), StoreFault>;
 }
@@ -73,4 +81,122 @@ impl fmt::Display for HttpFault {
 /// retried Twilio send could deliver (and bill) a second message.
 pub trait Http {
     async fn send(&self, request: Outbound) -> Result<Inbound, HttpFault>;
+}
+
+// Borrowed ports are ports: a caller can keep ownership of its fakes.
+impl<T: Clock + ?Sized> Clock for &T {
+    fn now_ms(&self) -> u64 {
+        (**self).now_ms()
+    }
+}
+
+impl<T: Store + ?Sized> Store for &T {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreFault> {
+        (**self).get(key).await
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreFault> {
+        (**self).get_many(keys).await
+    }
+    async fn put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), StoreFault> {
+        (**self).put(key, value, ttl_s).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreFault> {
+        (**self).delete(key).await
+    }
+}
+
+impl<T: Http + ?Sized> Http for &T {
+    async fn send(&self, request: Outbound) -> Result<Inbound, HttpFault> {
+        (**self).send(request).await
+    }
+}
+
+/// In-memory implementations, for native tests and `otp-guard replay`.
+pub mod memory {
+    use super::{Clock, Store, StoreFault};
+    use std::cell::{Cell, RefCell};
+    use std::collections::BTreeMap;
+
+    /// A [`Store`] in a map. Expiry is not simulated: records carry their own times and
+    /// the counters prune themselves. `failing()` builds one whose every call fails, and
+    /// `fail_after(n)` one that fails from its n-th call on, for fault tests.
+    #[derive(Debug, Default)]
+    pub struct MemoryStore {
+        map: RefCell<BTreeMap<String, String>>,
+        calls: Cell<u64>,
+        fail_from: Option<u64>,
+    }
+
+    impl MemoryStore {
+        pub fn failing() -> MemoryStore {
+            MemoryStore::fail_after(0)
+        }
+
+        pub fn fail_after(calls: u64) -> MemoryStore {
+            MemoryStore { fail_from: Some(calls), ..MemoryStore::default() }
+        }
+
+        pub fn is_empty(&self) -> bool {
+            self.map.borrow().is_empty()
+        }
+
+        /// Every record, for assertions.
+        pub fn snapshot(&self) -> BTreeMap<String, String> {
+            self.map.borrow().clone()
+        }
+
+        fn call(&self) -> Result<(), StoreFault> {
+            let n = self.calls.get();
+            self.calls.set(n + 1);
+            match self.fail_from {
+                Some(from) if n >= from => Err(StoreFault("injected failure".into())),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    impl Store for MemoryStore {
+        async fn get(&self, key: &str) -> Result<Option<String>, StoreFault> {
+            self.call()?;
+            Ok(self.map.borrow().get(key).cloned())
+        }
+
+        async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreFault> {
+            self.call()?;
+            let map = self.map.borrow();
+            Ok(keys.iter().map(|k| map.get(k).cloned()).collect())
+        }
+
+        async fn put(&self, key: &str, value: &str, _ttl_s: u64) -> Result<(), StoreFault> {
+            self.call()?;
+            self.map.borrow_mut().insert(key.to_owned(), value.to_owned());
+            Ok(())
+        }
+
+        async fn delete(&self, key: &str) -> Result<(), StoreFault> {
+            self.call()?;
+            self.map.borrow_mut().remove(key);
+            Ok(())
+        }
+    }
+
+    /// A clock the test moves by hand.
+    #[derive(Debug, Default)]
+    pub struct ManualClock(pub Cell<u64>);
+
+    impl ManualClock {
+        pub fn at(ms: u64) -> ManualClock {
+            ManualClock(Cell::new(ms))
+        }
+
+        pub fn advance(&self, ms: u64) {
+            self.0.set(self.0.get() + ms);
+        }
+    }
+
+    impl Clock for ManualClock {
+        fn now_ms(&self) -> u64 {
+            self.0.get()
+        }
+    }
 }

@@ -13,7 +13,8 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024;
 /// The longest Turnstile token siteverify accepts.
 pub const MAX_TOKEN_CHARS: usize = 2048;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Channel {
     Sms,
     Call,

@@ -18,7 +18,7 @@ use crate::request::Channel;
 use serde::{Deserialize, Serialize};
 
 /// The gate's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gate {
     /// SMS attempts required before a call (0: calls are never gated).
     pub attempts: u32,
@@ -51,8 +51,28 @@ pub struct History {
     pub sms_ms: Vec<u64>,
 }
 
+/// Why the gate refuses a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// The back-off: seconds until the next send may go.
+    Wait(u64),
+    /// A call before enough text messages.
+    CallLocked { required: u32, sent: u32 },
+}
+
+impl From<Refusal> for Reason {
+    fn from(refusal: Refusal) -> Reason {
+        match refusal {
+            Refusal::Wait(retry_after_s) => Reason::RateLimited { scope: Scope::Phone, retry_after_s },
+            Refusal::CallLocked { required, sent } => Reason::ChannelNotAllowed(format!(
+                "a call is offered only after {required} text messages to this number; {sent} sent so far"
+            )),
+        }
+    }
+}
+
 /// What the 202 tells the client about this number after a send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outlook {
     pub sms_attempts: u32,
     pub call_available: bool,
@@ -78,19 +98,25 @@ impl History {
     }
 
     /// Whether a send on `channel` to a number of `kind` may go now.
-    pub fn admit(&self, gate: &Gate, channel: Channel, kind: NumberType, now_ms: u64) -> Result<(), Reason> {
+    pub fn admit(&self, gate: &Gate, channel: Channel, kind: NumberType, now_ms: u64) -> Result<(), Refusal> {
         let wait = self.wait_s(gate, now_ms);
+        let sent = self.sms_ms.len() as u32;
         match channel {
-            Channel::Call if kind.receives_sms() && (self.sms_ms.len() as u32) < gate.attempts => {
-                Err(Reason::ChannelNotAllowed(format!(
-                    "a call is offered only after {} text messages to this number; {} sent so far",
-                    gate.attempts,
-                    self.sms_ms.len()
-                )))
+            Channel::Call if kind.receives_sms() && sent < gate.attempts => {
+                Err(Refusal::CallLocked { required: gate.attempts, sent })
             }
             Channel::Call if !kind.receives_sms() => Ok(()),
-            _ if wait > 0 => Err(Reason::RateLimited { scope: Scope::Phone, retry_after_s: wait }),
+            _ if wait > 0 => Err(Refusal::Wait(wait)),
             _ => Ok(()),
+        }
+    }
+
+    /// Takes back a send recorded at `at_ms` that Twilio then refused.
+    pub fn unrecord(&mut self, channel: Channel, at_ms: u64) {
+        if channel != Channel::Call {
+            if let Some(i) = self.sms_ms.iter().rposition(|&t| t == at_ms) {
+                self.sms_ms.remove(i);
+            }
         }
     }
 
@@ -116,6 +142,21 @@ mod tests {
     const GATE: Gate = Gate { attempts: 3, min_delay_s: 30 };
     const S: u64 = 1000;
 
+    fn code(result: Result<(), Refusal>) -> &'static str {
+        result.map_or_else(|r| Reason::from(r).code(), |()| "ok")
+    }
+
+    #[test]
+    fn unrecord_takes_back_one_send() {
+        let mut h = History::default();
+        h.record(&GATE, Sms, 1000);
+        h.record(&GATE, Sms, 2000);
+        h.unrecord(Sms, 2000);
+        assert_eq!(h.sms_ms, vec![1000]);
+        h.unrecord(Call, 1000);
+        assert_eq!(h.sms_ms, vec![1000]);
+    }
+
     #[test]
     fn back_off_doubles() {
         assert_eq!((GATE.delay_after(1), GATE.delay_after(2), GATE.delay_after(3)), (30, 60, 120));
@@ -127,26 +168,26 @@ mod tests {
         let mut h = History::default();
         let mobile = NumberType::Mobile;
         let t0 = 1_000_000 * S;
-        assert_eq!(h.admit(&GATE, Call, mobile, t0).unwrap_err().code(), "channel_not_allowed");
+        assert_eq!(code(h.admit(&GATE, Call, mobile, t0)), "channel_not_allowed");
         assert!(h.admit(&GATE, Sms, mobile, t0).is_ok());
         let o = h.record(&GATE, Sms, t0);
         assert_eq!(o, Outlook { sms_attempts: 1, call_available: false, retry_after_s: 30 });
 
         // The resend waits exactly 30 s: refused one millisecond early, with the exact wait.
-        let early = h.admit(&GATE, Sms, mobile, t0 + 30 * S - 1).unwrap_err();
+        let early = Reason::from(h.admit(&GATE, Sms, mobile, t0 + 30 * S - 1).unwrap_err());
         assert_eq!(early, Reason::RateLimited { scope: Scope::Phone, retry_after_s: 1 });
-        assert_eq!(h.admit(&GATE, Sms, mobile, t0 + 10 * S).unwrap_err().retry_after_s(), Some(20));
+        assert_eq!(h.admit(&GATE, Sms, mobile, t0 + 10 * S), Err(Refusal::Wait(20)));
         assert!(h.admit(&GATE, Sms, mobile, t0 + 30 * S).is_ok());
         let o = h.record(&GATE, Sms, t0 + 30 * S);
         assert_eq!(o, Outlook { sms_attempts: 2, call_available: false, retry_after_s: 60 });
-        assert_eq!(h.admit(&GATE, Call, mobile, t0 + 30 * S).unwrap_err().code(), "channel_not_allowed");
+        assert_eq!(code(h.admit(&GATE, Call, mobile, t0 + 30 * S)), "channel_not_allowed");
 
         let t2 = t0 + 90 * S;
         assert!(h.admit(&GATE, Sms, mobile, t2).is_ok());
         let o = h.record(&GATE, Sms, t2);
         assert_eq!(o, Outlook { sms_attempts: 3, call_available: true, retry_after_s: 120 });
         // The call is now unlocked; it is still paced by the back-off.
-        assert_eq!(h.admit(&GATE, Call, mobile, t2 + S).unwrap_err().code(), "rate_limited");
+        assert_eq!(code(h.admit(&GATE, Call, mobile, t2 + S)), "rate_limited");
         assert!(h.admit(&GATE, Call, mobile, t2 + 120 * S).is_ok());
         let o = h.record(&GATE, Call, t2 + 120 * S);
         assert_eq!(o.sms_attempts, 3);
@@ -156,7 +197,7 @@ mod tests {
     fn fixed_lines_may_be_called_directly() {
         let h = History::default();
         assert!(h.admit(&GATE, Call, NumberType::FixedLine, 0).is_ok());
-        assert_eq!(h.admit(&GATE, Call, NumberType::FixedLineOrMobile, 0).unwrap_err().code(), "channel_not_allowed");
+        assert_eq!(code(h.admit(&GATE, Call, NumberType::FixedLineOrMobile, 0)), "channel_not_allowed");
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! writes the decision's log line, and turns the [`Outgoing`] back into a response.
 //! Nothing here decides anything.
 
+mod counter_object;
 mod ports;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, CounterBackend};
+use crate::counters::KvCounters;
 use crate::guard::{self, Services};
 use crate::http::{Incoming, Outgoing};
 use crate::policy::ClientNetwork;
@@ -18,6 +20,8 @@ use worker::{console_log, event, Context, Env, Headers, Request, Response, Resul
 
 /// The KV namespace binding `wrangler.toml` must declare.
 pub const KV_BINDING: &str = "OTP_GUARD_KV";
+/// The Durable Object binding for `COUNTER_BACKEND = "durable_object"`.
+pub const COUNTERS_BINDING: &str = "OTP_GUARD_COUNTERS";
 
 thread_local! {
     /// The config, validated once per isolate (a Workers isolate is single-threaded).
@@ -37,6 +41,12 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
             problem: "KV namespace binding is missing from wrangler.toml".into(),
         });
     }
+    if config.counter_backend == CounterBackend::DurableObject && env.durable_object(COUNTERS_BINDING).is_err() {
+        return Err(ConfigError {
+            key: COUNTERS_BINDING,
+            problem: "COUNTER_BACKEND is durable_object but the Durable Object binding is missing".into(),
+        });
+    }
     Ok(config)
 }
 
@@ -44,8 +54,19 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let config = CONFIG.with(|cell| cell.get_or_init(|| load_config(&env)).clone());
     let incoming = incoming(&mut req).await;
-    let services =
-        Services { clock: ports::EdgeClock, store: ports::KvStore(env.kv(KV_BINDING).ok()), http: ports::FetchHttp };
+    let store = ports::KvStore(env.kv(KV_BINDING).ok());
+    let object = match &config {
+        Ok(c) if c.counter_backend == CounterBackend::DurableObject => {
+            env.durable_object(COUNTERS_BINDING).and_then(|ns| ns.get_by_name("counters")).ok()
+        }
+        _ => None,
+    };
+    let kv_for_counters = ports::KvStore(env.kv(KV_BINDING).ok());
+    let counters = match object {
+        Some(stub) => ports::EdgeCounters::Object(stub),
+        None => ports::EdgeCounters::Kv(KvCounters(&kv_for_counters)),
+    };
+    let services = Services { clock: ports::EdgeClock, store, http: ports::FetchHttp, counters };
     let handled = guard::handle(config.as_ref(), &services, &incoming).await;
     if let Some(event) = handled.event {
         console_log!("{}", event.to_json());

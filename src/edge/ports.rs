@@ -1,5 +1,6 @@
 //! The core's ports on Workers: `Date.now()`, Workers KV and `fetch` with a timeout.
 
+use crate::counters::{Counters, KvCounters, Op, Tally};
 use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store, StoreFault};
 use futures_util::future::{select, Either};
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
@@ -34,6 +35,12 @@ impl KvStore {
 impl Store for KvStore {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreFault> {
         self.kv()?.get(key).text().await.map_err(|e| StoreFault(e.to_string()))
+    }
+
+    /// One bulk read (KV takes up to 100 keys per call) instead of one per key.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreFault> {
+        let mut found = self.kv()?.get_bulk(keys).text().await.map_err(|e| StoreFault(e.to_string()))?;
+        Ok(keys.iter().map(|k| found.remove(k).flatten()).collect())
     }
 
     async fn put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), StoreFault> {
@@ -78,5 +85,41 @@ impl Http for FetchHttp {
             controller.abort();
         }
         outcome
+    }
+}
+
+/// The counter backend the config chose.
+pub enum EdgeCounters<'a> {
+    Kv(KvCounters<'a, KvStore>),
+    /// The one `CounterObject` instance, whose storage serialises every operation.
+    Object(worker::Stub),
+}
+
+impl std::fmt::Debug for EdgeCounters<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EdgeCounters::Kv(_) => "EdgeCounters::Kv",
+            EdgeCounters::Object(_) => "EdgeCounters::Object",
+        })
+    }
+}
+
+impl Counters for EdgeCounters<'_> {
+    async fn run(&self, op: &Op) -> Result<Tally, StoreFault> {
+        match self {
+            EdgeCounters::Kv(kv) => kv.run(op).await,
+            EdgeCounters::Object(stub) => {
+                let fault = |e: worker::Error| StoreFault(e.to_string());
+                let body = serde_json::to_string(op).map_err(|e| StoreFault(e.to_string()))?;
+                let mut init = RequestInit::new();
+                init.with_method(Method::Post).with_body(Some(body.into()));
+                let request = Request::new_with_init("https://counters/op", &init).map_err(fault)?;
+                let mut response = stub.fetch_with_request(request).await.map_err(fault)?;
+                if response.status_code() != 200 {
+                    return Err(StoreFault(format!("counter object answered {}", response.status_code())));
+                }
+                response.json::<Tally>().await.map_err(fault)
+            }
+        }
     }
 }

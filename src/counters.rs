@@ -1,0 +1,293 @@
+//! Step 5, storage: the rate-limit counters and the voice gate, behind one operation.
+//!
+//! A request's counters (per IP, subnet, number, prefix, country and global, and the
+//! number's send history) travel together as one [`Op`]: `Check` (read only, before the
+//! captcha), `Reserve` (check and count, atomically where the backend can, after the
+//! captcha) and `Release` (take a reservation back when Twilio did not send). [`apply`]
+//! is the whole logic, a pure function over the stored records; a backend only moves
+//! records:
+//!
+//! - [`KvCounters`] (the default) reads every record in one bulk read and writes the
+//!   changed ones back. Workers KV has no atomic increment, is eventually consistent
+//!   between locations (up to ~60 s) and takes about one write per second per key, so
+//!   under a burst of concurrent requests KV mode lets a few more through than the quota.
+//! - The Durable Object backend (`COUNTER_BACKEND = "durable_object"`, in `src/edge/`)
+//!   runs the same [`apply`] inside one object whose storage operations are serialised:
+//!   exact under any concurrency.
+
+use crate::decision::{Reason, Scope};
+use crate::limits::{wait_s, Counter, Quota};
+use crate::phone::NumberType;
+use crate::ports::{Store, StoreFault};
+use crate::request::Channel;
+use crate::voice::{history_ttl_s, Gate, History, Outlook, Refusal};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// One counter a request touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Entry {
+    /// A rate limit: `quotas` on the events under `key`.
+    Limit { scope: Scope, key: String, quotas: Vec<Quota> },
+    /// The number's send history and the voice gate.
+    Gate { key: String, gate: Gate, channel: Channel, kind: NumberType },
+}
+
+impl Entry {
+    pub fn key(&self) -> &str {
+        match self {
+            Entry::Limit { key, .. } | Entry::Gate { key, .. } => key,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// Would the request be admitted? Writes nothing.
+    Check,
+    /// Admit and count it, or refuse it. With `force` (monitor mode) it is counted even
+    /// when refused, so the counters keep describing real traffic.
+    Reserve { force: bool },
+    /// Take back the reservation made at `at_ms`.
+    Release { at_ms: u64 },
+}
+
+/// A batch of counter work for one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Op {
+    pub action: Action,
+    pub now_ms: u64,
+    pub entries: Vec<Entry>,
+}
+
+/// What the counters say, and after a reservation what the number's history allows next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub verdict: Verdict,
+    pub outlook: Option<Outlook>,
+}
+
+/// Whether the request fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    Admit,
+    /// A quota is full: the scope with the longest wait, and that wait.
+    Limited {
+        scope: Scope,
+        retry_after_s: u64,
+    },
+    /// A call asked for before the voice gate opened.
+    CallLocked {
+        required: u32,
+        sent: u32,
+    },
+}
+
+impl Verdict {
+    /// The refusal, if any, as a contract reason.
+    pub fn refusal(&self) -> Option<Reason> {
+        match *self {
+            Verdict::Admit => None,
+            Verdict::Limited { scope, retry_after_s } => Some(Reason::RateLimited { scope, retry_after_s }),
+            Verdict::CallLocked { required, sent } => Some(Refusal::CallLocked { required, sent }.into()),
+        }
+    }
+}
+
+/// A record to store (`None`: delete it) and how long to keep it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub key: String,
+    pub value: Option<String>,
+    pub ttl_s: u64,
+}
+
+/// The counter logic: reads records through `read`, returns the verdict and the records
+/// to write back (none for `Check`, or for a refused, unforced `Reserve`).
+pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Write>) {
+    let now = op.now_ms;
+    let mut locked = None;
+    let mut longest: Option<(Scope, u64)> = None;
+    let mut limited = |scope: Scope, wait: u64| {
+        if longest.is_none_or(|(_, w)| wait > w) {
+            longest = Some((scope, wait));
+        }
+    };
+    let counter = |key: &str| read(key).and_then(|raw| serde_json::from_str::<Counter>(&raw).ok()).unwrap_or_default();
+    let history = |key: &str, gate: &Gate| {
+        read(key)
+            .and_then(|raw| serde_json::from_str::<History>(&raw).ok())
+            .unwrap_or_default()
+            .recent(now, history_ttl_s(gate))
+    };
+
+    for entry in &op.entries {
+        match entry {
+            Entry::Limit { scope, key, quotas } => {
+                if let Some(wait) = wait_s(&counter(key), quotas, now) {
+                    limited(*scope, wait);
+                }
+            }
+            Entry::Gate { key, gate, channel, kind } => match history(key, gate).admit(gate, *channel, *kind, now) {
+                Ok(()) => {}
+                Err(Refusal::Wait(wait)) => limited(Scope::Phone, wait),
+                Err(refusal @ Refusal::CallLocked { .. }) => locked = Some(refusal),
+            },
+        }
+    }
+    let verdict = match (locked, longest) {
+        (Some(Refusal::CallLocked { required, sent }), _) => Verdict::CallLocked { required, sent },
+        (_, Some((scope, retry_after_s))) => Verdict::Limited { scope, retry_after_s },
+        _ => Verdict::Admit,
+    };
+    let untouched = (Tally { verdict, outlook: None }, Vec::new());
+    let (delta, at) = match op.action {
+        Action::Check => return untouched,
+        Action::Reserve { force } if force || verdict == Verdict::Admit => (1, now),
+        Action::Reserve { .. } => return untouched,
+        Action::Release { at_ms } => (-1, at_ms),
+    };
+    let mut outlook = None;
+    let writes = op
+        .entries
+        .iter()
+        .map(|entry| match entry {
+            Entry::Limit { key, quotas, .. } => {
+                let mut c = counter(key);
+                for quota in quotas {
+                    c.add(quota, at, delta);
+                }
+                let longest = quotas.iter().map(|q| u64::from(q.window_s.get())).max().unwrap_or(0);
+                let value = (!c.is_empty()).then(|| serde_json::to_string(&c).unwrap_or_default());
+                Write { key: key.clone(), value, ttl_s: longest + longest / 10 + 60 }
+            }
+            Entry::Gate { key, gate, channel, .. } => {
+                let mut h = history(key, gate);
+                if delta > 0 {
+                    outlook = Some(h.record(gate, *channel, at));
+                } else {
+                    h.unrecord(*channel, at);
+                }
+                let value = (!h.sms_ms.is_empty()).then(|| serde_json::to_string(&h).unwrap_or_default());
+                Write { key: key.clone(), value, ttl_s: history_ttl_s(gate) }
+            }
+        })
+        .collect();
+    (Tally { verdict, outlook }, writes)
+}
+
+/// A counter backend.
+#[allow(async_fn_in_trait)]
+pub trait Counters {
+    async fn run(&self, op: &Op) -> Result<Tally, StoreFault>;
+}
+
+/// Counters in a [`Store`] (Workers KV on the edge, memory in tests and replay): one bulk
+/// read, then the changed records written back. Not atomic across concurrent requests.
+#[derive(Debug)]
+pub struct KvCounters<'a, S>(pub &'a S);
+
+impl<S: Store> Counters for KvCounters<'_, S> {
+    async fn run(&self, op: &Op) -> Result<Tally, StoreFault> {
+        let keys: Vec<String> = op.entries.iter().map(|e| e.key().to_owned()).collect();
+        let values = self.0.get_many(&keys).await?;
+        let records: HashMap<&str, String> =
+            keys.iter().zip(values).filter_map(|(k, v)| Some((k.as_str(), v?))).collect();
+        let (tally, writes) = apply(op, |key| records.get(key).cloned());
+        for write in writes {
+            match write.value {
+                Some(value) => self.0.put(&write.key, &value, write.ttl_s).await?,
+                None => self.0.delete(&write.key).await?,
+            }
+        }
+        Ok(tally)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::memory::MemoryStore;
+    use futures_executor::block_on;
+
+    fn limit(scope: Scope, key: &str, quotas: &str) -> Entry {
+        Entry::Limit { scope, key: key.into(), quotas: crate::limits::parse_quotas(quotas).unwrap() }
+    }
+
+    fn op(action: Action, now_ms: u64, entries: &[Entry]) -> Op {
+        Op { action, now_ms, entries: entries.to_vec() }
+    }
+
+    #[test]
+    fn reserve_counts_and_refuses_with_the_longest_wait() {
+        let store = MemoryStore::default();
+        let counters = KvCounters(&store);
+        let entries = [limit(Scope::Ip, "ip", "2/1m"), limit(Scope::Global, "all", "3/1h")];
+        let t = 3_600_000_000;
+        for i in 0..2 {
+            let v = block_on(counters.run(&op(Action::Reserve { force: false }, t + i, &entries))).unwrap().verdict;
+            assert_eq!(v, Verdict::Admit);
+        }
+        let v = block_on(counters.run(&op(Action::Check, t + 2, &entries))).unwrap().verdict;
+        assert_eq!(v, Verdict::Limited { scope: Scope::Ip, retry_after_s: 66 });
+        // A minute later the IP window is clear; one more fills the hour, then it says so.
+        let later = t + 70_000;
+        let v = block_on(counters.run(&op(Action::Reserve { force: false }, later, &entries))).unwrap().verdict;
+        assert_eq!(v, Verdict::Admit);
+        let v = block_on(counters.run(&op(Action::Check, later + 1, &entries))).unwrap().verdict;
+        assert_eq!(v, Verdict::Limited { scope: Scope::Global, retry_after_s: 3600 + 360 - 70 });
+    }
+
+    #[test]
+    fn check_writes_nothing_and_release_undoes() {
+        let store = MemoryStore::default();
+        let counters = KvCounters(&store);
+        let entries = [limit(Scope::Phone, "p", "1/1h")];
+        block_on(counters.run(&op(Action::Check, 1000, &entries))).unwrap();
+        assert!(store.is_empty());
+        block_on(counters.run(&op(Action::Reserve { force: false }, 1000, &entries))).unwrap();
+        assert!(block_on(counters.run(&op(Action::Check, 2000, &entries))).unwrap().verdict.refusal().is_some());
+        block_on(counters.run(&op(Action::Release { at_ms: 1000 }, 3000, &entries))).unwrap();
+        assert!(block_on(counters.run(&op(Action::Check, 4000, &entries))).unwrap().verdict.refusal().is_none());
+        assert!(store.is_empty(), "an empty counter is deleted");
+    }
+
+    #[test]
+    fn refused_reserve_counts_only_when_forced() {
+        let store = MemoryStore::default();
+        let counters = KvCounters(&store);
+        let entries = [limit(Scope::Ip, "ip", "1/1h")];
+        block_on(counters.run(&op(Action::Reserve { force: false }, 1000, &entries))).unwrap();
+        let before = store.snapshot();
+        let v = block_on(counters.run(&op(Action::Reserve { force: false }, 2000, &entries))).unwrap().verdict;
+        assert!(v.refusal().is_some());
+        assert_eq!(store.snapshot(), before);
+        let v = block_on(counters.run(&op(Action::Reserve { force: true }, 2000, &entries))).unwrap().verdict;
+        assert!(v.refusal().is_some(), "monitor mode still learns the verdict");
+        assert_ne!(store.snapshot(), before);
+    }
+
+    #[test]
+    fn the_gate_travels_with_the_limits() {
+        let store = MemoryStore::default();
+        let counters = KvCounters(&store);
+        let gate = Gate { attempts: 3, min_delay_s: 30 };
+        let sms = Entry::Gate { key: "g".into(), gate, channel: Channel::Sms, kind: NumberType::Mobile };
+        let call = Entry::Gate { key: "g".into(), gate, channel: Channel::Call, kind: NumberType::Mobile };
+        let v = block_on(counters.run(&op(Action::Check, 0, std::slice::from_ref(&call)))).unwrap().verdict;
+        assert_eq!(v, Verdict::CallLocked { required: 3, sent: 0 });
+        let t = block_on(counters.run(&op(Action::Reserve { force: false }, 0, std::slice::from_ref(&sms)))).unwrap();
+        let outlook = Outlook { sms_attempts: 1, call_available: false, retry_after_s: 30 };
+        assert_eq!(t, Tally { verdict: Verdict::Admit, outlook: Some(outlook) });
+        let v =
+            block_on(counters.run(&op(Action::Check, 10_000, &[sms, limit(Scope::Ip, "ip", "1/1s")]))).unwrap().verdict;
+        assert_eq!(v, Verdict::Limited { scope: Scope::Phone, retry_after_s: 20 });
+    }
+
+    #[test]
+    fn a_failing_store_is_a_fault() {
+        let store = MemoryStore::failing();
+        let v = block_on(KvCounters(&store).run(&op(Action::Check, 0, &[limit(Scope::Ip, "ip", "1/1h")])));
+        assert!(v.is_err());
+    }
+}

@@ -1,0 +1,444 @@
+//! The whole pipeline natively: `guard::handle` with a manual clock, an in-memory store and
+//! scripted Twilio/Turnstile fakes, including failing ones. What the workerd tests show
+//! end to end, shown here exhaustively and fast.
+
+use futures_executor::block_on;
+use otp_guard::config::Config;
+use otp_guard::counters::KvCounters;
+use otp_guard::event::Event;
+use otp_guard::guard::{handle, Services};
+use otp_guard::http::Incoming;
+use otp_guard::policy::ClientNetwork;
+use otp_guard::ports::memory::{ManualClock, MemoryStore};
+use otp_guard::ports::{Http, HttpFault, Inbound, Outbound};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+pub const TOKEN: &str = "XXXX.DUMMY.TOKEN.XXXX";
+const GB: &str = "+447400123456";
+const T0: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+/// How a fake upstream answers.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    Ok,
+    Status(u16, &'static str),
+    Fault(HttpFault),
+}
+
+/// Twilio and Turnstile, scripted. Records every request.
+#[derive(Debug)]
+pub struct FakeHttp {
+    pub turnstile: RefCell<Answer>,
+    pub twilio: RefCell<Answer>,
+    pub calls: RefCell<Vec<Outbound>>,
+    /// The last code "sent" to each number.
+    codes: RefCell<HashMap<String, String>>,
+}
+
+impl Default for FakeHttp {
+    fn default() -> Self {
+        FakeHttp {
+            turnstile: RefCell::new(Answer::Ok),
+            twilio: RefCell::new(Answer::Ok),
+            calls: RefCell::default(),
+            codes: RefCell::default(),
+        }
+    }
+}
+
+impl FakeHttp {
+    pub fn count(&self, host_part: &str) -> usize {
+        self.calls.borrow().iter().filter(|c| c.url.contains(host_part)).count()
+    }
+}
+
+fn form(body: &str) -> HashMap<String, String> {
+    body.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_owned(), v.replace("%2B", "+"))).collect()
+}
+
+impl Http for FakeHttp {
+    async fn send(&self, request: Outbound) -> Result<Inbound, HttpFault> {
+        self.calls.borrow_mut().push(request.clone());
+        let turnstile = request.url.contains("siteverify");
+        let answer = if turnstile { self.turnstile.borrow().clone() } else { self.twilio.borrow().clone() };
+        let ok = |body: Value| Ok(Inbound { status: 200, retry_after: None, body: body.to_string().into_bytes() });
+        match answer {
+            Answer::Fault(fault) => Err(fault),
+            Answer::Status(status, body) => {
+                Ok(Inbound { status, retry_after: Some("7".into()), body: body.as_bytes().to_vec() })
+            }
+            Answer::Ok if turnstile => {
+                ok(json!({"success": true, "hostname": "example.com", "action": "", "error-codes": []}))
+            }
+            Answer::Ok => {
+                let params = form(&request.body);
+                let to = params.get("To").cloned().unwrap_or_default();
+                if request.url.ends_with("/VerificationCheck") {
+                    let right = self.codes.borrow().get(&to) == params.get("Code");
+                    let status = if right { "approved" } else { "pending" };
+                    ok(json!({"status": status, "valid": right}))
+                } else {
+                    self.codes.borrow_mut().insert(to, "123456".into());
+                    Ok(Inbound {
+                        status: 201,
+                        retry_after: None,
+                        body: json!({"sid": "VE0123456789abcdef0123456789abcdef", "status": "pending"})
+                            .to_string()
+                            .into_bytes(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// A guard with its fakes.
+pub struct Rig {
+    pub config: Config,
+    pub clock: ManualClock,
+    pub store: MemoryStore,
+    pub http: FakeHttp,
+    pub events: RefCell<Vec<Event>>,
+}
+
+pub struct Answered {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+pub fn config(vars: &[(&str, &str)]) -> Config {
+    let mut map: HashMap<String, String> = [
+        ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+        ("TWILIO_AUTH_TOKEN", "native-test-auth-token"),
+        ("TWILIO_VERIFY_SERVICE_SID", "VA00000000000000000000000000000000"),
+        ("TURNSTILE_SECRET_KEY", "1x0000000000000000000000000000000AA"),
+        ("HASH_KEY", "native-test-hash-key-0123"),
+        ("ADMIN_TOKEN", "native-test-admin-token-0123"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    Config::load(|k| map.get(k).cloned()).expect("test config is valid")
+}
+
+impl Rig {
+    pub fn new(vars: &[(&str, &str)]) -> Rig {
+        Rig::with_store(vars, MemoryStore::default())
+    }
+
+    pub fn with_store(vars: &[(&str, &str)], store: MemoryStore) -> Rig {
+        Rig {
+            config: config(vars),
+            clock: ManualClock::at(T0),
+            store,
+            http: FakeHttp::default(),
+            events: RefCell::default(),
+        }
+    }
+
+    pub fn request(&self, method: &str, path: &str, body: Option<Value>, ip: &str, auth: Option<&str>) -> Answered {
+        let incoming = Incoming {
+            method: method.into(),
+            path: path.into(),
+            content_type: Some("application/json".into()),
+            authorization: auth.map(str::to_owned),
+            body: Some(body.map(|b| b.to_string().into_bytes()).unwrap_or_default()),
+            client: ClientNetwork { ip: ip.into(), country: Some("GB".into()), asn: Some(2856) },
+            request_id: "test".into(),
+            ..Incoming::default()
+        };
+        let services =
+            Services { clock: &self.clock, store: &self.store, http: &self.http, counters: KvCounters(&self.store) };
+        let handled = block_on(handle(Ok(&self.config), &services, &incoming));
+        if let Some(event) = handled.event {
+            self.events.borrow_mut().push(event);
+        }
+        let out = handled.response;
+        let body = if out.body.is_empty() { Value::Null } else { serde_json::from_str(&out.body).unwrap() };
+        Answered { status: out.status, body, headers: out.headers }
+    }
+
+    pub fn send_from(&self, ip: &str, body: Value) -> Answered {
+        self.request("POST", "/v1/verifications", Some(body), ip, None)
+    }
+
+    pub fn send(&self, phone: &str) -> Answered {
+        self.send_from("203.0.113.7", json!({"phone": phone, "turnstile_token": TOKEN}))
+    }
+
+    pub fn last_event(&self) -> Event {
+        self.events.borrow().last().cloned().expect("an event")
+    }
+}
+
+fn code(a: &Answered) -> String {
+    a.body["code"].as_str().map_or_else(|| a.status.to_string(), str::to_owned)
+}
+
+#[test]
+fn a_send_goes_through_every_step_once() {
+    let rig = Rig::new(&[]);
+    let a = rig.send(GB);
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(a.body["to"], "+44******3456");
+    assert_eq!(rig.http.count("siteverify"), 1);
+    assert_eq!(rig.http.count("/Verifications"), 1);
+    let twilio = rig.http.calls.borrow()[1].body.clone();
+    assert!(twilio.contains("RiskCheck=enable") && twilio.contains("Channel=sms"), "{twilio}");
+    let e = rig.last_event();
+    assert_eq!((e.decision, e.reason, e.status), ("allow", "ok", 202));
+    assert!(e.twilio_sid.is_some());
+
+    let check = rig.request(
+        "POST",
+        "/v1/verifications/check",
+        Some(json!({"phone": GB, "code": "123456"})),
+        "203.0.113.7",
+        None,
+    );
+    assert_eq!(check.body, json!({"status": "approved", "valid": true}));
+}
+
+#[test]
+fn store_faults_fail_closed_before_any_call() {
+    // Every store call fails: the list lookup is the first.
+    let rig = Rig::with_store(&[], MemoryStore::failing());
+    let a = rig.send(GB);
+    assert_eq!((a.status, code(&a).as_str()), (502, "upstream_error"));
+    assert!(rig.http.calls.borrow().is_empty(), "nothing may be called when the store is down");
+
+    // Reads work, the reservation's write fails: still no send.
+    let rig = Rig::with_store(&[], MemoryStore::fail_after(3));
+    let a = rig.send(GB);
+    assert_eq!((a.status, code(&a).as_str()), (502, "upstream_error"));
+    assert_eq!(rig.http.count("/Verifications"), 0);
+}
+
+#[test]
+fn turnstile_faults_fail_closed() {
+    let cases = [
+        (Answer::Fault(HttpFault::Timeout), 502, "upstream_error"),
+        (Answer::Fault(HttpFault::Network("reset".into())), 502, "upstream_error"),
+        (Answer::Status(500, ""), 502, "upstream_error"),
+        (Answer::Status(200, "{not json"), 502, "upstream_error"),
+        (Answer::Status(200, r#"{"success":false,"error-codes":["invalid-input-response"]}"#), 403, "captcha_failed"),
+        (Answer::Status(200, r#"{"success":false,"error-codes":["timeout-or-duplicate"]}"#), 403, "captcha_failed"),
+    ];
+    for (answer, status, expected) in cases {
+        let rig = Rig::new(&[]);
+        *rig.http.turnstile.borrow_mut() = answer.clone();
+        let a = rig.send(GB);
+        assert_eq!((a.status, code(&a).as_str()), (status, expected), "{answer:?}");
+        assert_eq!(rig.http.count("/Verifications"), 0, "{answer:?}: Twilio must not be called");
+        assert!(rig.store.snapshot().keys().all(|k| !k.starts_with("n:")), "{answer:?}: nothing counted");
+    }
+}
+
+#[test]
+fn twilio_faults_send_once_and_give_the_reservation_back() {
+    let cases = [
+        (Answer::Fault(HttpFault::Timeout), 502, "upstream_error"),
+        (Answer::Fault(HttpFault::Network("refused".into())), 502, "upstream_error"),
+        (Answer::Status(503, "<html>"), 502, "upstream_error"),
+        (Answer::Status(201, "{\"sid\":"), 502, "upstream_error"),
+        (Answer::Status(429, r#"{"code":20429,"status":429}"#), 429, "rate_limited"),
+        (Answer::Status(400, r#"{"code":60200,"status":400}"#), 400, "invalid_phone"),
+        (Answer::Status(403, r#"{"code":60410,"status":403}"#), 503, "protection_engaged"),
+    ];
+    for (answer, status, expected) in cases {
+        let rig = Rig::new(&[("LIMITS_PHONE", "1/1h")]);
+        *rig.http.twilio.borrow_mut() = answer.clone();
+        let a = rig.send(GB);
+        assert_eq!((a.status, code(&a).as_str()), (status, expected), "{answer:?}");
+        assert_eq!(rig.http.count("/Verifications"), 1, "{answer:?}: exactly one send attempt");
+        assert!(rig.store.snapshot().keys().all(|k| !k.starts_with("n:") && !k.starts_with("gate:")), "{answer:?}");
+        // The number's budget is intact: with Twilio back, the send goes.
+        *rig.http.twilio.borrow_mut() = Answer::Ok;
+        rig.clock.advance(1000);
+        assert_eq!(rig.send(GB).status, 202, "{answer:?}");
+    }
+}
+
+#[test]
+fn every_scope_reports_itself() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("LIMITS_IP", "2/1h")], "ip"),
+        (&[("LIMITS_SUBNET", "2/1h")], "subnet"),
+        (&[("LIMITS_PREFIX", "2/1h")], "prefix"),
+        (&[("COUNTRY_LIMITS", "GB:2/1h;*:100/1h")], "country"),
+        (&[("LIMITS_GLOBAL", "2/1h")], "global"),
+    ];
+    for (vars, scope) in cases {
+        let rig = Rig::new(vars);
+        // Distinct numbers in one prefix, from neighbouring IPs, so only the scope under test fills.
+        let numbers = ["+447400123401", "+447400123402", "+447400123403"];
+        let ips = ["198.51.100.1", "198.51.100.2", "198.51.100.3"];
+        let same_ip = *scope == "ip";
+        for i in 0..2 {
+            let ip = if same_ip { ips[0] } else { ips[i] };
+            let a = rig.send_from(ip, json!({"phone": numbers[i], "turnstile_token": TOKEN}));
+            assert_eq!(a.status, 202, "{scope}: {}", a.body);
+        }
+        let ip = if same_ip { ips[0] } else { ips[2] };
+        let a = rig.send_from(ip, json!({"phone": numbers[2], "turnstile_token": TOKEN}));
+        assert_eq!((a.status, a.body["scope"].as_str()), (429, Some(*scope)), "{}", a.body);
+        let wait = a.body["retry_after_s"].as_u64().unwrap();
+        assert_eq!(a.headers.iter().find(|(k, _)| *k == "retry-after").unwrap().1, wait.to_string());
+        // The wait is exact: refused a second early, admitted on time.
+        rig.clock.advance(wait * 1000 - 1000);
+        assert_eq!(rig.send_from(ip, json!({"phone": numbers[2], "turnstile_token": TOKEN})).status, 429, "{scope}");
+        rig.clock.advance(1000);
+        assert_eq!(rig.send_from(ip, json!({"phone": numbers[2], "turnstile_token": TOKEN})).status, 202, "{scope}");
+    }
+}
+
+#[test]
+fn the_phone_scope_and_risky_networks() {
+    let rig = Rig::new(&[("LIMITS_PHONE", "2/1h"), ("VOICE_GATE_MIN_DELAY_S", "0")]);
+    assert_eq!(rig.send(GB).status, 202);
+    assert_eq!(rig.send(GB).status, 202);
+    let a = rig.send(GB);
+    assert_eq!((a.status, a.body["scope"].as_str()), (429, Some("phone")));
+
+    // A cloud network gets the tight quota: 3 per hour by default.
+    let rig = Rig::new(&[]);
+    let cloud = |phone: &str| {
+        let incoming_body = json!({"phone": phone, "turnstile_token": TOKEN});
+        let services =
+            Services { clock: &rig.clock, store: &rig.store, http: &rig.http, counters: KvCounters(&rig.store) };
+        let incoming = Incoming {
+            method: "POST".into(),
+            path: "/v1/verifications".into(),
+            content_type: Some("application/json".into()),
+            body: Some(incoming_body.to_string().into_bytes()),
+            client: ClientNetwork { ip: "52.95.110.1".into(), country: Some("US".into()), asn: Some(16509) },
+            ..Incoming::default()
+        };
+        block_on(handle(Ok(&rig.config), &services, &incoming)).response.status
+    };
+    let statuses: Vec<u16> = (0..4).map(|i| cloud(&format!("+44740012340{i}"))).collect();
+    assert_eq!(statuses, [202, 202, 202, 429]);
+}
+
+#[test]
+fn a_bot_without_a_valid_token_cannot_spend_a_users_budget() {
+    let rig = Rig::new(&[("LIMITS_PHONE", "2/1h")]);
+    *rig.http.turnstile.borrow_mut() =
+        Answer::Status(200, r#"{"success":false,"error-codes":["invalid-input-response"]}"#);
+    for i in 0..50 {
+        let a = rig.send_from(&format!("198.51.{i}.9"), json!({"phone": GB, "turnstile_token": "forged"}));
+        assert_eq!(code(&a), "captcha_failed");
+    }
+    *rig.http.turnstile.borrow_mut() = Answer::Ok;
+    assert_eq!(rig.send(GB).status, 202, "the real user still gets a code");
+}
+
+#[test]
+fn the_voice_gate_through_the_pipeline() {
+    let rig = Rig::new(&[("VOICE_GATE_MIN_DELAY_S", "30")]);
+    let call =
+        |rig: &Rig| rig.send_from("203.0.113.7", json!({"phone": GB, "channel": "call", "turnstile_token": TOKEN}));
+    assert_eq!(code(&call(&rig)), "channel_not_allowed");
+    let waits = [30, 60, 120];
+    for (i, wait) in waits.iter().enumerate() {
+        let a = rig.send(GB);
+        assert_eq!(a.status, 202, "sms {i}: {}", a.body);
+        assert_eq!(a.body["sms_attempts"], i as u64 + 1);
+        assert_eq!(a.body["retry_after_s"], *wait);
+        assert_eq!(a.body["call_available"], i == 2);
+        if i < 2 {
+            assert_eq!(code(&call(&rig)), "channel_not_allowed");
+            let early = rig.send(GB);
+            assert_eq!((code(&early).as_str(), early.body["retry_after_s"].as_u64()), ("rate_limited", Some(*wait)));
+        }
+        rig.clock.advance(wait * 1000);
+    }
+    let a = call(&rig);
+    assert_eq!((a.status, a.body["channel"].as_str()), (202, Some("call")), "{}", a.body);
+    assert_eq!(rig.http.count("Channel=call"), 0, "calls are form-encoded in the body, not the URL");
+    assert!(rig.http.calls.borrow().iter().any(|c| c.body.contains("Channel=call")));
+}
+
+#[test]
+fn monitor_mode_blocks_nothing_and_logs_each_would_be_block() {
+    let rig = Rig::new(&[("MODE", "monitor"), ("DENIED_COUNTRIES_SMS", "GB"), ("LIMITS_IP", "1/1h")]);
+    *rig.http.turnstile.borrow_mut() =
+        Answer::Status(200, r#"{"success":false,"error-codes":["invalid-input-response"]}"#);
+    for _ in 0..2 {
+        assert_eq!(rig.send("+447400123499").status, 202);
+    }
+    let e = rig.last_event();
+    assert_eq!(e.decision, "allow");
+    assert_eq!(e.would_block, vec!["country_not_allowed", "rate_limited", "captcha_failed"]);
+    // Bad input is still refused: monitor mode is about policy, not parsing.
+    assert_eq!(code(&rig.send("not a number")), "invalid_phone");
+
+    // Per-rule monitoring in enforce mode.
+    let rig = Rig::new(&[("MONITOR_RULES", "country_not_allowed"), ("DENIED_COUNTRIES_SMS", "GB")]);
+    assert_eq!(rig.send(GB).status, 202);
+    assert_eq!(rig.last_event().would_block, vec!["country_not_allowed"]);
+}
+
+#[test]
+fn lists_through_the_admin_api() {
+    let rig = Rig::new(&[("DENIED_COUNTRIES_SMS", "GB"), ("LIMITS_PHONE", "1/1h")]);
+    let admin = |method: &str, path: &str, token: Option<&str>| rig.request(method, path, None, "203.0.113.7", token);
+    let token = Some("Bearer native-test-admin-token-0123");
+    assert_eq!(admin("PUT", "/v1/admin/safelist/+447400123456", None).status, 401);
+    assert_eq!(admin("PUT", "/v1/admin/safelist/+447400123456", Some("Bearer wrong-token-0123456789")).status, 401);
+    assert_eq!(admin("PUT", "/v1/admin/safelist/not-a-number", token).status, 400);
+    assert_eq!(admin("GET", "/v1/admin/safelist/+447400123456", token).status, 405);
+    assert_eq!(admin("PUT", "/v1/admin/nothing-here", token).status, 404);
+
+    assert_eq!(code(&rig.send(GB)), "country_not_allowed");
+    assert_eq!(admin("PUT", "/v1/admin/safelist/%2B447400123456", token).status, 204);
+    assert_eq!(rig.send(GB).status, 202, "safelisted: the country policy is skipped");
+    rig.clock.advance(60_000);
+    assert_eq!(code(&rig.send(GB)), "rate_limited", "but not the rate limits");
+
+    assert_eq!(admin("PUT", "/v1/admin/blocklist/+44740012", token).status, 204);
+    assert_eq!(code(&rig.send(GB)), "blocklisted", "a blocklisted prefix wins over the safelist");
+    assert_eq!(admin("DELETE", "/v1/admin/blocklist/+44740012", token).status, 204);
+    assert_eq!(admin("DELETE", "/v1/admin/safelist/+447400123456", token).status, 204);
+    assert_eq!(code(&rig.send(GB)), "country_not_allowed");
+
+    let closed = Rig::new(&[]);
+    let mut config = closed.config.clone();
+    config.admin_token = None;
+    let services = Services {
+        clock: &closed.clock,
+        store: &closed.store,
+        http: &closed.http,
+        counters: KvCounters(&closed.store),
+    };
+    let incoming =
+        Incoming { method: "PUT".into(), path: "/v1/admin/safelist/+447400123456".into(), ..Incoming::default() };
+    let handled = block_on(handle(Ok(&config), &services, &incoming));
+    assert_eq!(handled.response.status, 404, "no ADMIN_TOKEN: the admin API does not exist");
+}
+
+#[test]
+fn no_log_line_holds_a_number_token_or_secret() {
+    let rig = Rig::new(&[]);
+    rig.send(GB);
+    rig.send_from("203.0.113.7", json!({"phone": "+447400123457", "turnstile_token": "secret-looking-token-value"}));
+    rig.request(
+        "PUT",
+        "/v1/admin/safelist/+447400123458",
+        None,
+        "1.2.3.4",
+        Some("Bearer native-test-admin-token-0123"),
+    );
+    let lines: Vec<String> = rig.events.borrow().iter().map(Event::to_json).collect();
+    let all = lines.join("\n");
+    for secret in
+        ["7400123456", "7400123457", "7400123458", "secret-looking-token-value", TOKEN, "native-test", "AC0000"]
+    {
+        assert!(!all.contains(secret), "{secret} leaked into: {all}");
+    }
+    assert!(all.contains("+44******3456"));
+}
