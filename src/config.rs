@@ -653,7 +653,7 @@ pub(crate) mod tests {
             ("COUNTER_BACKEND", "redis", "COUNTER_BACKEND"),
             ("LIMITS_IP", "20 per hour", "LIMITS_IP"),
             ("LIMITS_PHONE", "0/7m", "LIMITS_PHONE"),
-            ("COUNTRY_LIMITS", "US,CA", "COUNTRY_LIMITS"),
+            ("COUNTRY_LIMITS", "FR,DE", "COUNTRY_LIMITS"),
             ("COUNTRY_LIMITS", "XY:1/1h", "COUNTRY_LIMITS"),
             ("PREFIX_LENGTH", "40", "PREFIX_LENGTH"),
             ("MONITOR_RULES", "invalid_phone", "MONITOR_RULES"),
