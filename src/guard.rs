@@ -243,7 +243,8 @@ impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
         let captcha = match &req.turnstile_token {
             None => Err(Reason::CaptchaFailed("the captcha token is missing or invalid".into())),
             Some(token) => {
-                let out = turnstile::verify_request(self.config, token, &incoming.client.ip);
+                let binding = format!("{} {}", phone.e164, req.channel);
+                let out = turnstile::verify_request(self.config, token, &binding, &incoming.client.ip);
                 turnstile::read_verify(self.config, self.services.http.send(out).await)
             }
         };

@@ -1,9 +1,10 @@
 //! Step 7: Cloudflare Turnstile siteverify. Fails closed.
 //!
 //! The request carries `secret`, `response` (the token), `remoteip` and an
-//! `idempotency_key` derived from the token with the deployment's `HASH_KEY`: a client
-//! that retries after a network error presents the same token, gets the same key, and is
-//! not refused as a duplicate; a different request replaying a spent token still is.
+//! `idempotency_key` derived with the deployment's `HASH_KEY` from the token *and* the
+//! request it protects (number and channel): a client that retries the same request
+//! after a network error gets the same key and is not refused as a duplicate, while a
+//! spent token replayed for any other number or channel still is.
 //! The reply must say `success`, and if the policy names them, a matching `hostname`
 //! and `action`.
 
@@ -14,12 +15,13 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-/// The siteverify request for `token`.
-pub fn verify_request(config: &Config, token: &str, remote_ip: &str) -> Outbound {
+/// The siteverify request for `token`, presented to protect the request `binding`
+/// names (e.g. `+447400123456 sms`).
+pub fn verify_request(config: &Config, token: &str, binding: &str, remote_ip: &str) -> Outbound {
     let mut body = serde_json::json!({
         "secret": config.turnstile_secret,
         "response": token,
-        "idempotency_key": idempotency_key(&config.hash_key, token),
+        "idempotency_key": idempotency_key(&config.hash_key, token, binding),
     });
     if !remote_ip.is_empty() {
         body["remoteip"] = serde_json::json!(remote_ip);
@@ -33,10 +35,12 @@ pub fn verify_request(config: &Config, token: &str, remote_ip: &str) -> Outbound
     }
 }
 
-/// A UUID-shaped key, the same for the same token under the same `HASH_KEY`.
-pub fn idempotency_key(hash_key: &str, token: &str) -> String {
+/// A UUID-shaped key, the same for the same token and request under the same `HASH_KEY`.
+pub fn idempotency_key(hash_key: &str, token: &str, binding: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(hash_key.as_bytes()).expect("HMAC takes any key length");
     mac.update(b"turnstile-idempotency\0");
+    mac.update(binding.as_bytes());
+    mac.update(b"\0");
     mac.update(token.as_bytes());
     let mut bytes: [u8; 16] = mac.finalize().into_bytes()[..16].try_into().expect("32-byte digest");
     // Version 4 and RFC 4122 variant bits, so strict validators accept it as a UUID.
@@ -151,17 +155,19 @@ mod tests {
 
     #[test]
     fn idempotency_keys_are_stable_uuids() {
-        let a = idempotency_key("0123456789abcdef", "token-a");
-        assert_eq!(a, idempotency_key("0123456789abcdef", "token-a"));
-        assert_ne!(a, idempotency_key("0123456789abcdef", "token-b"));
-        assert_ne!(a, idempotency_key("another-key-of-16", "token-a"));
+        let a = idempotency_key("0123456789abcdef", "token-a", "+447400123456 sms");
+        assert_eq!(a, idempotency_key("0123456789abcdef", "token-a", "+447400123456 sms"));
+        assert_ne!(a, idempotency_key("0123456789abcdef", "token-b", "+447400123456 sms"));
+        assert_ne!(a, idempotency_key("0123456789abcdef", "token-a", "+447400123457 sms"));
+        assert_ne!(a, idempotency_key("0123456789abcdef", "token-a", "+447400123456 call"));
+        assert_ne!(a, idempotency_key("another-key-of-16", "token-a", "+447400123456 sms"));
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "4");
     }
 
     #[test]
     fn request_carries_every_field() {
-        let out = verify_request(&config(&[]), "tok", "203.0.113.7");
+        let out = verify_request(&config(&[]), "tok", "+447400123456 sms", "203.0.113.7");
         let body: serde_json::Value = serde_json::from_str(&out.body).unwrap();
         assert_eq!(body["response"], "tok");
         assert_eq!(body["remoteip"], "203.0.113.7");
