@@ -59,8 +59,8 @@ pub fn route(path: &str) -> Route {
 pub fn target(list: List, entry: &str) -> Result<lists::Target, Reason> {
     lists::parse_target(list, entry).ok_or_else(|| {
         Reason::InvalidPhone(match list {
-            List::Safe => "the safelist takes E.164 numbers like +447400123456".into(),
-            List::Block => "the blocklist takes E.164 numbers or prefixes like +242".into(),
+            List::Safe => "the safelist takes whole numbers in E.164 form (+, country code, digits)".into(),
+            List::Block => "the blocklist takes numbers in E.164 form or prefixes such as +242".into(),
         })
     })
 }

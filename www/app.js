@@ -186,9 +186,7 @@ async function sendCode(channel) {
     state.callAvailable = sent.callAvailable;
     state.waitUntil = Date.now() + sent.retryAfter * 1000;
     ui.checkForm.hidden = false;
-    ui.codeHint.textContent = sent.channel === 'call'
-      ? `We are calling ${sent.to}. Enter the code you hear.`
-      : `Enter the code from the text message we sent to ${sent.to}.`;
+    ui.codeHint.textContent = sent.channel === 'call' ? 'You will hear it in the call.' : 'It is in the text message we just sent.';
     showStatus(sent.channel === 'call' ? `Calling ${sent.to} now.` : `Code sent to ${sent.to}.`);
     ui.code.value = '';
     ui.code.focus();

@@ -12,15 +12,18 @@ import http from 'node:http';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { buildWorker, startGuard, ROOT } from '../e2e/harness.mjs';
+import { buildWorker, DUMMY_TOKEN, ROOT, startGuard } from '../e2e/harness.mjs';
 import { createClient, ERROR_CODES, formatWait, messageFor, OtpGuardError } from '../../www/otp-guard.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = join(ROOT, 'docs/screenshots');
-// The secret harness.mjs gives the siteverify stand-in: it accepts the local widget's
-// "ok:<hostname>:<action>" tokens and refuses anything else with invalid-input-response,
-// which the worker answers with 403 captcha_failed (a real refusal, not the page's own).
+// The secret harness.mjs gives the siteverify stand-in for its local mode: it accepts the
+// local widget's "ok:<hostname>:<action>" tokens once each, and refuses anything else with
+// invalid-input-response, which the worker answers with 403 captcha_failed.
 const LOCAL_TURNSTILE_SECRET = 'local-turnstile-secret';
+// Every test number shares a prefix and every request comes from 127.0.0.1: lift the
+// per-IP, per-network and per-prefix quotas so that only the limits under test apply.
+const ROOMY_LIMITS = { LIMITS_IP: '1000/1h', LIMITS_SUBNET: '1000/1h', LIMITS_PREFIX: '1000/1h' };
 
 const MESSAGES = {
   invalidPhone: 'That does not look like a valid phone number. Check the number and the country.',
@@ -70,8 +73,8 @@ async function openDemo(guard, { query = '', viewport = { width: 1280, height: 8
 }
 
 const ui = (page) => ({
-  country: page.getByLabel('Country'),
-  phone: page.getByLabel('Phone number'),
+  country: page.getByLabel('Country', { exact: true }),
+  phone: page.getByLabel('Phone number', { exact: true }),
   code: page.getByLabel('Code', { exact: true }),
   send: page.locator('#send'),
   verify: page.getByRole('button', { name: 'Verify' }),
@@ -105,18 +108,12 @@ async function clickAndSend(page, button) {
 
 const focusedId = (page) => page.evaluate(() => document.activeElement?.id);
 
-describe('the demo page, against a guard with action and hostname checks', () => {
+describe('the demo page (dummy Turnstile keys, 1 s voice-gate back-off)', () => {
   let guard;
   before(async () => {
     guard = await startGuard({
-      vars: {
-        DENIED_COUNTRIES_SMS: 'CG',
-        VOICE_GATE_MIN_DELAY_S: '1', // back-offs of 1 s, 2 s, 4 s: the voice gate in seconds
-        TURNSTILE_SITE_KEY: '0x4AAAAAAAlocalStandinKey', // not a dummy key: the widget yields ok:<host>:<action>
-        TURNSTILE_ACTION: 'signup',
-        TURNSTILE_HOSTNAMES: '127.0.0.1',
-      },
-      secrets: { TURNSTILE_SECRET_KEY: LOCAL_TURNSTILE_SECRET },
+      // Back-offs of 1 s, 2 s, 4 s: the voice gate in seconds.
+      vars: { ...ROOMY_LIMITS, DENIED_COUNTRIES_SMS: 'CG', VOICE_GATE_MIN_DELAY_S: '1' },
     });
   });
   after(() => guard?.stop());
@@ -156,7 +153,7 @@ describe('the demo page, against a guard with action and hostname checks', () =>
     await clickAndSend(page, $.send);
     await statusSays(page, 'Code sent to +44******3456.');
     assert.equal(await focusedId(page), 'code', 'focus did not move to the code field');
-    assert.equal(await page.locator('#code-hint').textContent(), 'Enter the code from the text message we sent to +44******3456.');
+    assert.equal(await page.locator('#code-hint').textContent(), 'It is in the text message we just sent.');
     assert.equal(await $.call.isHidden(), true);
 
     await $.code.fill('000000');
@@ -173,10 +170,9 @@ describe('the demo page, against a guard with action and hostname checks', () =>
     assert.equal(await $.error.isHidden(), true, 'the old error is still shown');
     assert.equal(await $.phone.isHidden(), true);
 
-    // What reached the upstreams: the widget's token (with the configured action, which the
-    // worker checks) and one SMS in the page's language.
+    // What reached the upstreams: the widget's token, and one SMS in the page's language.
     const [verify] = await guard.turnstileRequests();
-    assert.equal(verify.fields.response, 'ok:127.0', 'truncated to 8 characters by the stand-in log');
+    assert.equal(verify.fields.response, DUMMY_TOKEN.slice(0, 8), 'the stand-in logs 8 characters');
     const [sent] = await guard.twilioRequests();
     assert.deepEqual([sent.params.To, sent.params.Channel, sent.params.Locale], ['+447400123456', 'sms', 'en']);
     assertQuiet();
@@ -234,22 +230,6 @@ describe('the demo page, against a guard with action and hostname checks', () =>
     await context.close();
   });
 
-  test('a failed security check is refused by the worker and explained', async () => {
-    await guard.resetUpstreams();
-    const { page, context, assertQuiet } = await openDemo(guard, { query: '?turnstile=fail' });
-    const $ = ui(page);
-    await $.phone.fill('+44 7400 123460');
-    assert.equal((await clickAndSend(page, $.send)).status(), 403);
-    await errorSays(page, MESSAGES.captchaFailed);
-    // Turnstile's siteverify really saw (and refused) the widget's token; Twilio saw nothing.
-    assert.deepEqual((await guard.turnstileRequests()).map((r) => r.fields.response), ['fail-tok']);
-    assert.deepEqual(await guard.twilioRequests(), []);
-    // The widget was reset for another attempt.
-    await page.getByText('Local Turnstile stand-in: verified').waitFor();
-    assertQuiet(403);
-    await context.close();
-  });
-
   test('a rate limit shows its wait, and the button counts it down', async () => {
     await guard.resetUpstreams();
     // Twilio says 20429 (too many requests) without Retry-After: the worker answers
@@ -299,27 +279,6 @@ describe('the demo page, against a guard with action and hostname checks', () =>
     await context.close();
   });
 
-  test('fits a 360 px phone; screenshots for desktop and phone', async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    for (const [name, viewport, phone] of [
-      ['demo-desktop.png', { width: 1280, height: 800 }, '07400 123470'],
-      ['demo-phone.png', { width: 390, height: 844 }, '07400 123471'],
-      [null, { width: 360, height: 740 }, '07400 123472'],
-    ]) {
-      const { page, context, assertQuiet } = await openDemo(guard, { viewport });
-      const $ = ui(page);
-      await $.country.selectOption('GB');
-      await $.phone.fill(phone);
-      await clickAndSend(page, $.send);
-      await $.code.waitFor();
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.equal(overflow, 0, `${viewport.width} px wide: the page scrolls sideways`);
-      if (name) await page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true });
-      assertQuiet();
-      await context.close();
-    }
-  });
-
   test('the client module works in the page: documented results and OtpGuardError', async () => {
     const { page, context, assertQuiet } = await openDemo(guard);
     const outcome = await page.evaluate(async () => {
@@ -334,8 +293,8 @@ describe('the demo page, against a guard with action and hostname checks', () =>
       }
     });
     assert.deepEqual(outcome.config, {
-      turnstileSiteKey: '0x4AAAAAAAlocalStandinKey', turnstileScriptUrl: '/dev/turnstile-standin.js',
-      turnstileAction: 'signup', channels: ['sms', 'call'], defaultCountry: 'US', voiceGateSmsAttempts: 3,
+      turnstileSiteKey: '1x00000000000000000000AA', turnstileScriptUrl: '/dev/turnstile-standin.js',
+      turnstileAction: null, channels: ['sms', 'call'], defaultCountry: 'US', voiceGateSmsAttempts: 3,
     });
     assert.deepEqual(outcome.thrown, { isError: true, code: 'invalid_phone', status: 400 });
     assertQuiet(400);
@@ -343,7 +302,7 @@ describe('the demo page, against a guard with action and hostname checks', () =>
   });
 
   describe('the client module in Node, against the same worker', () => {
-    const token = 'ok:127.0.0.1:signup'; // what the local widget yields on this page
+    const token = DUMMY_TOKEN; // what the widget yields for the dummy site key
     let client;
     before(() => { client = createClient({ baseUrl: guard.base }); });
 
@@ -364,9 +323,8 @@ describe('the demo page, against a guard with action and hostname checks', () =>
       });
       assert.ok(error.detail.length > 0);
 
-      const captcha = await client.send({ phone: '+447400123481', turnstileToken: 'forged' }).catch((e) => e);
-      assert.equal(captcha.code, 'captcha_failed');
-      assert.equal(captcha.status, 403);
+      const denied = await client.send({ phone: '+242061234567', turnstileToken: token }).catch((e) => e);
+      assert.deepEqual([denied.code, denied.status], ['country_not_allowed', 403]);
     });
 
     test('a rate limit carries its scope and wait', async () => {
@@ -382,9 +340,52 @@ describe('the demo page, against a guard with action and hostname checks', () =>
   });
 });
 
+describe('Turnstile in local mode: the page renders the configured action; refusals are real', () => {
+  let guard;
+  before(async () => {
+    guard = await startGuard({
+      vars: {
+        TURNSTILE_SITE_KEY: '0x4AAAAAAAlocalStandinKey', // not a dummy key: the widget yields ok:<host>:<action>
+        TURNSTILE_ACTION: 'signup',
+        TURNSTILE_HOSTNAMES: '127.0.0.1',
+      },
+      secrets: { TURNSTILE_SECRET_KEY: LOCAL_TURNSTILE_SECRET },
+    });
+  });
+  after(() => guard?.stop());
+
+  test('a send passes only with the action from client-config', async () => {
+    const { page, context, assertQuiet } = await openDemo(guard);
+    await ui(page).phone.fill('+44 7400 123450');
+    // The worker requires action "signup" and hostname 127.0.0.1 of the token.
+    assert.equal((await clickAndSend(page, ui(page).send)).status(), 202);
+    await statusSays(page, 'Code sent to +44******3450.');
+    assert.deepEqual((await guard.turnstileRequests()).map((r) => r.fields.response), ['ok:127.0']);
+    assertQuiet();
+    await context.close();
+  });
+
+  test('a failed security check is refused by the worker and explained', async () => {
+    await guard.resetUpstreams();
+    // The widget yields "fail-token", which siteverify refuses (invalid-input-response).
+    const { page, context, assertQuiet } = await openDemo(guard, { query: '?turnstile=fail' });
+    const $ = ui(page);
+    await $.phone.fill('+44 7400 123460');
+    assert.equal((await clickAndSend(page, $.send)).status(), 403);
+    await errorSays(page, MESSAGES.captchaFailed);
+    // Turnstile's siteverify really saw (and refused) the widget's token; Twilio saw nothing.
+    assert.deepEqual((await guard.turnstileRequests()).map((r) => r.fields.response), ['fail-tok']);
+    assert.deepEqual(await guard.twilioRequests(), []);
+    // The widget was reset for another attempt.
+    await page.getByText('Local Turnstile stand-in: verified').waitFor();
+    assertQuiet(403);
+    await context.close();
+  });
+});
+
 describe('the demo page, with the default local configuration (dummy site key, 30 s back-off)', () => {
   let guard;
-  before(async () => { guard = await startGuard(); });
+  before(async () => { guard = await startGuard({ vars: ROOMY_LIMITS }); });
   after(() => guard?.stop());
 
   test('the dummy key passes; a second tab for the same number is told to wait', async () => {
@@ -411,6 +412,28 @@ describe('the demo page, with the default local configuration (dummy site key, 3
     first.assertQuiet();
     second.assertQuiet(429);
     await first.context.close();
+  });
+
+  test('fits a 360 px phone; screenshots for desktop and phone', async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    for (const [name, viewport, phone] of [
+      ['demo-desktop.png', { width: 1280, height: 800 }, '07400 123470'],
+      ['demo-phone.png', { width: 390, height: 844 }, '07400 123471'],
+      [null, { width: 360, height: 740 }, '07400 123472'],
+    ]) {
+      const { page, context, assertQuiet } = await openDemo(guard, { viewport });
+      const $ = ui(page);
+      await $.country.selectOption('GB');
+      await $.phone.fill(phone);
+      await clickAndSend(page, $.send);
+      await $.code.waitFor();
+      await page.getByText('Local Turnstile stand-in: verified').waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.equal(overflow, 0, `${viewport.width} px wide: the page scrolls sideways`);
+      if (name) await page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true });
+      assertQuiet();
+      await context.close();
+    }
   });
 });
 

@@ -52,7 +52,7 @@ describe('the guard in workerd', { concurrency: false }, () => {
 
   test('unknown routes and wrong methods', async () => {
     assertProblem(await guard.call('GET', '/v1/nope'), 404, 'not_found');
-    assertProblem(await guard.call('GET', '/v1/admin/stats'), 404, 'not_found');
+    assertProblem(await guard.call('GET', '/v1/admin/stats'), 401, 'unauthorized');
     const res = await guard.call('GET', '/v1/verifications');
     assertProblem(res, 405, 'method_not_allowed');
     assert.equal(res.headers.get('allow'), 'POST');

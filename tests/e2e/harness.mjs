@@ -6,7 +6,7 @@
 // to call the guard, drive the stand-ins and read the worker's log.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,8 @@ import { startTurnstileStandin } from '../standins/turnstile.mjs';
 import { freePort, startPrism } from '../standins/prism.mjs';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Every stack's worker output is appended here, for the log audit (tests/e2e/log-audit.mjs). */
+export const LOG_DIR = join(ROOT, 'tests/.artifacts/worker-logs');
 const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
 
 /** The Turnstile token Cloudflare's dummy site keys produce (accepted by the 1x test secret). */
@@ -70,7 +72,6 @@ export async function startGuard({ vars = {}, secrets = {} } = {}) {
   const state = mkdtempSync(join(tmpdir(), 'otp-guard-e2e-'));
   const envFile = join(state, '.dev.vars');
   const allSecrets = { ...SECRETS, ...secrets };
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(envFile, Object.entries(allSecrets).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
 
   const port = await freePort();
@@ -102,6 +103,7 @@ export async function startGuard({ vars = {}, secrets = {} } = {}) {
     /** The decision events (the worker's JSON log lines) printed so far. */
     events: () => log.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{"time"')).map((l) => JSON.parse(l)),
     /** Calls the guard; returns { status, headers, body } with JSON bodies parsed. */
+    /** Calls the guard as the client `ip` (wrangler dev passes CF-Connecting-IP through; Cloudflare sets it). */
     async call(method, path, { body, headers = {}, raw } = {}) {
       const init = { method, headers: { ...headers } };
       if (raw !== undefined) init.body = raw;
@@ -130,6 +132,8 @@ export async function startGuard({ vars = {}, secrets = {} } = {}) {
     async stop() {
       worker.kill('SIGTERM');
       await new Promise((r) => { worker.once('exit', r); setTimeout(r, 3000); });
+      mkdirSync(LOG_DIR, { recursive: true });
+      appendFileSync(join(LOG_DIR, `${process.pid}.log`), log);
       prism.child.kill();
       await twilio.stop();
       await turnstile.stop();
