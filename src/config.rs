@@ -8,7 +8,9 @@
 use crate::decision::POLICY_CODES;
 use crate::limits::{parse_quotas, Quota};
 use crate::phone::{region_id, NumberType};
+use crate::pumping::Detector;
 use crate::request::Channel;
+use crate::spend::{usd_to_mills, PriceTable};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -145,6 +147,43 @@ pub const VARS: &[Var] = &[
     },
     Var { key: "LIMITS_GLOBAL", default: "1000/1h,10000/1d", meaning: "sends in total" },
     Var {
+        key: "PUMPING_WINDOW_MIN",
+        default: "15",
+        meaning: "pumping detector: the recent window compared with the destination's baseline (minutes, 5 to 60)",
+    },
+    Var {
+        key: "PUMPING_SPIKE_FACTOR",
+        default: "5",
+        meaning: "pumping detector: window volume at least this many times the baseline is a spike",
+    },
+    Var { key: "PUMPING_MIN_SENDS", default: "20", meaning: "pumping detector: fewer sends than this in the window are never judged" },
+    Var {
+        key: "PUMPING_CONVERSION_DROP",
+        default: "0.3",
+        meaning: "pumping detector: conversion below this fraction of the destination's normal is a collapse",
+    },
+    Var {
+        key: "PUMPING_CONVERSION_FLOOR",
+        default: "0.1",
+        meaning: "pumping detector: conversion below this is a collapse whatever the normal (and for new destinations)",
+    },
+    Var {
+        key: "PUMPING_ALLOWANCE_MIN",
+        default: "10",
+        meaning: "pumping detector: codes sent in the last minutes are left out of the conversion (not entered yet)",
+    },
+    Var { key: "PUMPING_COOLDOWN_MIN", default: "30", meaning: "how long an automatic pumping block lasts (minutes)" },
+    Var { key: "PUMPING_BASELINE_DAYS", default: "7", meaning: "days of traffic a destination's baseline is learned from (1 to 14)" },
+    Var {
+        key: "PRICES",
+        default: "sms=0.05,call=0.10,whatsapp=0.05;242:sms=0.30,call=0.80;371:sms=0.20,call=0.50;7:sms=0.35,call=0.40;998:sms=0.35,call=0.60;996:sms=0.30,call=0.60;992:sms=0.30,call=0.60",
+        meaning: "estimated USD per SMS and per call: a default, then overrides by calling code (`242:sms=0.30,call=0.80`)",
+    },
+    Var { key: "SPEND_CAP_HOURLY_USD", default: "50", meaning: "estimated spend per hour, all destinations (0: no cap)" },
+    Var { key: "SPEND_CAP_DAILY_USD", default: "500", meaning: "estimated spend per day, all destinations (0: no cap)" },
+    Var { key: "SPEND_CAP_COUNTRY_HOURLY_USD", default: "10", meaning: "estimated spend per hour to any one country (0: no cap)" },
+    Var { key: "SPEND_CAP_COUNTRY_DAILY_USD", default: "100", meaning: "estimated spend per day to any one country (0: no cap)" },
+    Var {
         key: "MONITOR_RULES",
         default: "",
         meaning: "codes that only log even in enforce mode (e.g. `rate_limited,captcha_failed`): per-rule monitor mode",
@@ -254,7 +293,7 @@ pub struct TwilioCredentials {
 }
 
 /// The validated policy and secrets of one deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub mode: Mode,
     pub sms: ChannelPolicy,
@@ -275,10 +314,20 @@ pub struct Config {
     pub counter_backend: CounterBackend,
     pub limits: Limits,
     pub monitor_rules: BTreeSet<&'static str>,
+    pub detector: Detector,
+    pub prices: PriceTable,
+    pub spend_caps: SpendCaps,
     pub twilio: TwilioCredentials,
     pub turnstile_secret: String,
     pub hash_key: String,
     pub admin_token: Option<String>,
+}
+
+/// Caps on estimated spend, in mills (tenths of a cent) per window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendCaps {
+    pub global: Vec<Quota>,
+    pub country: Vec<Quota>,
 }
 
 /// Where the counters live.
@@ -429,6 +478,34 @@ impl Config {
             countries: var("COUNTRY_LIMITS").country_groups()?,
             global: var("LIMITS_GLOBAL").quotas()?,
         };
+        let detector = Detector {
+            window_min: var("PUMPING_WINDOW_MIN").number(5, 60)?,
+            spike_factor: var("PUMPING_SPIKE_FACTOR").decimal(1.0, 1000.0)?,
+            min_sends: var("PUMPING_MIN_SENDS").number(1, 100_000)?,
+            conversion_drop: var("PUMPING_CONVERSION_DROP").decimal(0.0, 1.0)?,
+            conversion_floor: var("PUMPING_CONVERSION_FLOOR").decimal(0.0, 1.0)?,
+            allowance_min: var("PUMPING_ALLOWANCE_MIN").number(0, 55)?,
+            cooldown_min: var("PUMPING_COOLDOWN_MIN").number(1, 7 * 24 * 60)?,
+            baseline_days: var("PUMPING_BASELINE_DAYS").number(1, 14)?,
+        };
+        let prices = PriceTable::parse(&var("PRICES").raw)
+            .ok_or_else(|| var("PRICES").invalid("must be like `sms=0.05,call=0.10;242:sms=0.30,call=0.80`"))?;
+        let cap = |key: &'static str, window_s: u32| -> Result<Option<Quota>, ConfigError> {
+            let value = var(key);
+            let mills = usd_to_mills(value.raw.trim())
+                .ok_or_else(|| value.invalid("must be an amount in USD like `50` or `12.5`"))?;
+            Ok(Quota::new(mills, window_s))
+        };
+        let spend_caps = SpendCaps {
+            global: [cap("SPEND_CAP_HOURLY_USD", 3600)?, cap("SPEND_CAP_DAILY_USD", 86_400)?]
+                .into_iter()
+                .flatten()
+                .collect(),
+            country: [cap("SPEND_CAP_COUNTRY_HOURLY_USD", 3600)?, cap("SPEND_CAP_COUNTRY_DAILY_USD", 86_400)?]
+                .into_iter()
+                .flatten()
+                .collect(),
+        };
         let monitor_rules = var("MONITOR_RULES").list(|code| {
             POLICY_CODES
                 .iter()
@@ -486,6 +563,9 @@ impl Config {
             counter_backend,
             limits,
             monitor_rules,
+            detector,
+            prices,
+            spend_caps,
             twilio: TwilioCredentials { account_sid, username, password, service_sid },
             turnstile_secret,
             hash_key,
@@ -567,6 +647,13 @@ impl Value {
                 Ok((regions, quotas))
             })
             .collect()
+    }
+
+    fn decimal(&self, min: f64, max: f64) -> Result<f64, ConfigError> {
+        match self.raw.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && (min..=max).contains(&n) => Ok(n),
+            _ => Err(self.invalid(format!("must be a number from {min} to {max}"))),
+        }
     }
 
     fn number(&self, min: u32, max: u32) -> Result<u32, ConfigError> {
@@ -651,6 +738,10 @@ pub(crate) mod tests {
             ("TWILIO_VERIFY_SERVICE_SID", "AC00000000000000000000000000000000", "TWILIO_VERIFY_SERVICE_SID"),
             ("HASH_KEY", "short", "HASH_KEY"),
             ("COUNTER_BACKEND", "redis", "COUNTER_BACKEND"),
+            ("PUMPING_SPIKE_FACTOR", "lots", "PUMPING_SPIKE_FACTOR"),
+            ("PUMPING_CONVERSION_DROP", "1.7", "PUMPING_CONVERSION_DROP"),
+            ("PRICES", "sms=free", "PRICES"),
+            ("SPEND_CAP_DAILY_USD", "-5", "SPEND_CAP_DAILY_USD"),
             ("LIMITS_IP", "20 per hour", "LIMITS_IP"),
             ("LIMITS_PHONE", "0/7m", "LIMITS_PHONE"),
             ("COUNTRY_LIMITS", "FR,DE", "COUNTRY_LIMITS"),

@@ -19,24 +19,32 @@ use crate::decision::{Reason, Scope};
 use crate::limits::{wait_s, Counter, Quota};
 use crate::phone::NumberType;
 use crate::ports::{Store, StoreFault};
+use crate::pumping::{Block, Detector, Traffic};
 use crate::request::Channel;
 use crate::voice::{history_ttl_s, Gate, History, Outlook, Refusal};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// One counter a request touches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Entry {
     /// A rate limit: `quotas` on the events under `key`.
     Limit { scope: Scope, key: String, quotas: Vec<Quota> },
     /// The number's send history and the voice gate.
     Gate { key: String, gate: Gate, channel: Channel, kind: NumberType },
+    /// A spend cap: `quotas` in mills, each send weighing its price.
+    Cap { key: String, quotas: Vec<Quota>, weight: u32 },
+    /// A destination's traffic and pumping block (`dest` is `GB` or `+44740012`).
+    Traffic { key: String, dest: String, detector: Detector },
 }
 
 impl Entry {
     pub fn key(&self) -> &str {
         match self {
-            Entry::Limit { key, .. } | Entry::Gate { key, .. } => key,
+            Entry::Limit { key, .. }
+            | Entry::Gate { key, .. }
+            | Entry::Cap { key, .. }
+            | Entry::Traffic { key, .. } => key,
         }
     }
 }
@@ -50,10 +58,14 @@ pub enum Action {
     Reserve { force: bool },
     /// Take back the reservation made at `at_ms`.
     Release { at_ms: u64 },
+    /// A code was approved: count it for the destinations' conversion.
+    Approve,
+    /// An operator lifts the destinations' pumping blocks.
+    Lift,
 }
 
 /// A batch of counter work for one request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Op {
     pub action: Action,
     pub now_ms: u64,
@@ -61,14 +73,17 @@ pub struct Op {
 }
 
 /// What the counters say, and after a reservation what the number's history allows next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
     pub verdict: Verdict,
     pub outlook: Option<Outlook>,
+    /// Blocks this operation engaged, with the destination and the figures.
+    #[serde(default)]
+    pub engaged: Vec<(String, Block)>,
 }
 
 /// Whether the request fits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Verdict {
     Admit,
     /// A quota is full: the scope with the longest wait, and that wait.
@@ -81,15 +96,29 @@ pub enum Verdict {
         required: u32,
         sent: u32,
     },
+    /// A destination is under a pumping block.
+    Protected {
+        dest: String,
+    },
+    /// A spend cap is reached.
+    Capped,
 }
 
 impl Verdict {
     /// The refusal, if any, as a contract reason.
     pub fn refusal(&self) -> Option<Reason> {
-        match *self {
+        match self {
             Verdict::Admit => None,
-            Verdict::Limited { scope, retry_after_s } => Some(Reason::RateLimited { scope, retry_after_s }),
-            Verdict::CallLocked { required, sent } => Some(Refusal::CallLocked { required, sent }.into()),
+            Verdict::Limited { scope, retry_after_s } => {
+                Some(Reason::RateLimited { scope: *scope, retry_after_s: *retry_after_s })
+            }
+            Verdict::CallLocked { required, sent } => {
+                Some(Refusal::CallLocked { required: *required, sent: *sent }.into())
+            }
+            Verdict::Protected { dest } => Some(Reason::ProtectionEngaged(format!(
+                "verifications to {dest} are paused: the traffic looks like SMS pumping"
+            ))),
+            Verdict::Capped => Some(Reason::ProtectionEngaged("the estimated spend cap is reached".into())),
         }
     }
 }
@@ -102,10 +131,43 @@ pub struct Write {
     pub ttl_s: u64,
 }
 
-/// The counter logic: reads records through `read`, returns the verdict and the records
+/// The counter logic: reads records through `read`, returns the tally and the records
 /// to write back (none for `Check`, or for a refused, unforced `Reserve`).
 pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Write>) {
     let now = op.now_ms;
+    let parse_or_default = |key: &str| read(key).unwrap_or_default();
+    let counter = |key: &str| serde_json::from_str::<Counter>(&parse_or_default(key)).unwrap_or_default();
+    let history = |key: &str, gate: &Gate| {
+        serde_json::from_str::<History>(&parse_or_default(key)).unwrap_or_default().recent(now, history_ttl_s(gate))
+    };
+    let traffic = |key: &str| serde_json::from_str::<Traffic>(&parse_or_default(key)).unwrap_or_default();
+
+    match op.action {
+        Action::Approve | Action::Lift => {
+            let writes = op
+                .entries
+                .iter()
+                .filter_map(|entry| match entry {
+                    Entry::Traffic { key, detector, .. } => {
+                        let mut t = traffic(key);
+                        if op.action == Action::Approve {
+                            t.record_approval(now, detector);
+                        } else {
+                            t.lift();
+                        }
+                        Some(traffic_write(key, &t, detector))
+                    }
+                    _ => None,
+                })
+                .collect();
+            return (Tally { verdict: Verdict::Admit, outlook: None, engaged: Vec::new() }, writes);
+        }
+        Action::Check | Action::Reserve { .. } | Action::Release { .. } => {}
+    }
+
+    // The verdict, in precedence: pumping block, spend cap, locked call, longest wait.
+    let mut protected = None;
+    let mut capped = false;
     let mut locked = None;
     let mut longest: Option<(Scope, u64)> = None;
     let mut limited = |scope: Scope, wait: u64| {
@@ -113,14 +175,6 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
             longest = Some((scope, wait));
         }
     };
-    let counter = |key: &str| read(key).and_then(|raw| serde_json::from_str::<Counter>(&raw).ok()).unwrap_or_default();
-    let history = |key: &str, gate: &Gate| {
-        read(key)
-            .and_then(|raw| serde_json::from_str::<History>(&raw).ok())
-            .unwrap_or_default()
-            .recent(now, history_ttl_s(gate))
-    };
-
     for entry in &op.entries {
         match entry {
             Entry::Limit { scope, key, quotas } => {
@@ -133,29 +187,70 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
                 Err(Refusal::Wait(wait)) => limited(Scope::Phone, wait),
                 Err(refusal @ Refusal::CallLocked { .. }) => locked = Some(refusal),
             },
+            Entry::Cap { key, quotas, weight } => {
+                let c = counter(key);
+                // Over the cap if this send's weight would not fit.
+                capped |= quotas.iter().any(|q| c.count(q, now).saturating_add(*weight) > q.max.get());
+            }
+            Entry::Traffic { key, dest, .. } => {
+                if protected.is_none() && traffic(key).active_block(now).is_some() {
+                    protected = Some(dest.clone());
+                }
+            }
         }
     }
-    let verdict = match (locked, longest) {
-        (Some(Refusal::CallLocked { required, sent }), _) => Verdict::CallLocked { required, sent },
-        (_, Some((scope, retry_after_s))) => Verdict::Limited { scope, retry_after_s },
+    let verdict = match (protected, capped, locked, longest) {
+        (Some(dest), ..) => Verdict::Protected { dest },
+        (None, true, ..) => Verdict::Capped,
+        (None, false, Some(Refusal::CallLocked { required, sent }), _) => Verdict::CallLocked { required, sent },
+        (None, false, _, Some((scope, retry_after_s))) => Verdict::Limited { scope, retry_after_s },
         _ => Verdict::Admit,
     };
-    let untouched = (Tally { verdict, outlook: None }, Vec::new());
+    let untouched = |verdict| (Tally { verdict, outlook: None, engaged: Vec::new() }, Vec::new());
     let (delta, at) = match op.action {
-        Action::Check => return untouched,
+        Action::Check => return untouched(verdict),
         Action::Reserve { force } if force || verdict == Verdict::Admit => (1, now),
-        Action::Reserve { .. } => return untouched,
+        Action::Reserve { .. } => return untouched(verdict),
         Action::Release { at_ms } => (-1, at_ms),
+        Action::Approve | Action::Lift => unreachable!("handled above"),
     };
+
+    // A reservation first asks the detector whether this send completes a pumping
+    // pattern; if so the block is stored and the send refused, and nothing is counted.
+    if delta > 0 {
+        let mut engaged = Vec::new();
+        let mut writes = Vec::new();
+        for entry in &op.entries {
+            if let Entry::Traffic { key, dest, detector } = entry {
+                let mut t = traffic(key);
+                let mut with_send = t.clone();
+                with_send.record_send(at, detector);
+                if let Some(block) = with_send.assess(at, detector) {
+                    t.block = Some(block);
+                    engaged.push((dest.clone(), block));
+                    writes.push(traffic_write(key, &t, detector));
+                }
+            }
+        }
+        if let Some((dest, _)) = engaged.first() {
+            let verdict = Verdict::Protected { dest: dest.clone() };
+            return (Tally { verdict, outlook: None, engaged }, writes);
+        }
+    }
+
     let mut outlook = None;
     let writes = op
         .entries
         .iter()
         .map(|entry| match entry {
-            Entry::Limit { key, quotas, .. } => {
+            Entry::Limit { key, quotas, .. } | Entry::Cap { key, quotas, .. } => {
+                let weight = match entry {
+                    Entry::Cap { weight, .. } => i32::try_from(*weight).unwrap_or(i32::MAX),
+                    _ => 1,
+                };
                 let mut c = counter(key);
                 for quota in quotas {
-                    c.add(quota, at, delta);
+                    c.add(quota, at, delta * weight);
                 }
                 let longest = quotas.iter().map(|q| u64::from(q.window_s.get())).max().unwrap_or(0);
                 let value = (!c.is_empty()).then(|| serde_json::to_string(&c).unwrap_or_default());
@@ -171,9 +266,22 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
                 let value = (!h.sms_ms.is_empty()).then(|| serde_json::to_string(&h).unwrap_or_default());
                 Write { key: key.clone(), value, ttl_s: history_ttl_s(gate) }
             }
+            Entry::Traffic { key, detector, .. } => {
+                let mut t = traffic(key);
+                if delta > 0 {
+                    t.record_send(at, detector);
+                }
+                // A released send stays in the traffic figures: it was an attempt.
+                traffic_write(key, &t, detector)
+            }
         })
         .collect();
-    (Tally { verdict, outlook }, writes)
+    (Tally { verdict, outlook, engaged: Vec::new() }, writes)
+}
+
+fn traffic_write(key: &str, traffic: &Traffic, detector: &Detector) -> Write {
+    let value = (!traffic.is_empty()).then(|| serde_json::to_string(traffic).unwrap_or_default());
+    Write { key: key.to_owned(), value, ttl_s: u64::from(detector.baseline_days + 1) * 86_400 }
 }
 
 /// A counter backend.
@@ -278,7 +386,7 @@ mod tests {
         assert_eq!(v, Verdict::CallLocked { required: 3, sent: 0 });
         let t = block_on(counters.run(&op(Action::Reserve { force: false }, 0, std::slice::from_ref(&sms)))).unwrap();
         let outlook = Outlook { sms_attempts: 1, call_available: false, retry_after_s: 30 };
-        assert_eq!(t, Tally { verdict: Verdict::Admit, outlook: Some(outlook) });
+        assert_eq!(t, Tally { verdict: Verdict::Admit, outlook: Some(outlook), engaged: vec![] });
         let v =
             block_on(counters.run(&op(Action::Check, 10_000, &[sms, limit(Scope::Ip, "ip", "1/1s")]))).unwrap().verdict;
         assert_eq!(v, Verdict::Limited { scope: Scope::Phone, retry_after_s: 20 });

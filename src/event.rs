@@ -4,10 +4,11 @@
 //! secret. The edge writes it with `console.log`, where Workers Logs and `wrangler tail`
 //! pick it up.
 
-use serde::Serialize;
+use crate::pumping::{Figures, Trigger};
+use serde::{Deserialize, Serialize};
 
 /// A decision, as logged.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Event {
     /// UTC, RFC 3339 with milliseconds.
     pub time: String,
@@ -21,9 +22,15 @@ pub struct Event {
     /// The masked number (`+44******0958`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
-    /// The number's region.
+    /// The number's region (for a protection event: the destination's country, if it is one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    /// The number's prefix (`PREFIX_LENGTH` digits): not personal data, a number block.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// The keyed hash of the number (`HASH_KEY`): one number's history, without the number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_hash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,9 +47,33 @@ pub struct Event {
     pub safelisted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub twilio_sid: Option<String>,
+    /// The estimated price of a send that went out, in USD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_usd: Option<f64>,
+    /// On a check: whether the code was approved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved: Option<bool>,
+    /// On a protection event: the block engaged (or lifted) and its figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protection: Option<Protection>,
     /// For failures: what went wrong, in words (no values from the request).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+/// A pumping block in the log: engaged with its figures, or lifted by an operator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Protection {
+    /// The destination: a country (`CG`) or a prefix (`+24206`).
+    pub dest: String,
+    /// `engaged` or `lifted`.
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub figures: Option<Figures>,
 }
 
 impl Event {

@@ -10,7 +10,7 @@ use crate::config::{Config, ConfigError, Mode};
 use crate::counters::{Action, Counters, Entry, Op, Tally};
 use crate::decision::Reason;
 use crate::decision::Scope;
-use crate::event::{utc, Event};
+use crate::event::{utc, Event, Protection};
 use crate::http::{add_cors, preflight, Incoming, Outgoing};
 use crate::limits::{prefix, subnet, Quota};
 use crate::mask::{mask, number_hash};
@@ -19,6 +19,7 @@ use crate::policy;
 use crate::policy::ClientNetwork;
 use crate::ports::{Clock, Http, Store};
 use crate::request::{self, Channel, RequestError};
+use crate::spend::mills_to_usd;
 use crate::voice::{Gate, Outlook};
 use crate::{admin, lists, turnstile, twilio};
 use serde_json::json;
@@ -33,12 +34,13 @@ pub struct Services<C, S, H, K> {
     pub counters: K,
 }
 
-/// A response and the decision behind it.
+/// A response and the decisions behind it.
 #[derive(Debug)]
 pub struct Handled {
     pub response: Outgoing,
-    /// The log line; `None` for requests that are not decisions (health, preflight).
-    pub event: Option<Event>,
+    /// The log lines: the request's decision (none for health, preflight...), then any
+    /// pumping block it engaged.
+    pub events: Vec<Event>,
 }
 
 /// Routes and answers one request.
@@ -61,25 +63,25 @@ pub async fn handle<C: Clock, S: Store, H: Http, K: Counters>(
             // Every route, preflights included, says the deployment is broken.
             let reason = Reason::ConfigError { key: err.key, problem: err.problem.clone() };
             event.route = "config";
-            return finish(Err(reason), event);
+            return finish(Err(reason), event, Vec::new());
         }
     };
     if incoming.method == "OPTIONS" && incoming.preflight_method.is_some() {
-        return Handled { response: preflight(config, incoming.origin.as_deref()), event: None };
+        return Handled { response: preflight(config, incoming.origin.as_deref()), events: Vec::new() };
     }
-    let mut step = Step { config, services, event };
+    let mut step = Step { config, services, event, protection_events: Vec::new() };
     let result = match (incoming.path.as_str(), incoming.method.as_str()) {
         ("/v1/health", "GET" | "HEAD") => {
             let body = json!({"status": "ok", "version": crate::VERSION});
             let mut response = Outgoing::json(200, &body);
             add_cors(config, incoming.origin.as_deref(), &mut response);
-            return Handled { response, event: None };
+            return Handled { response, events: Vec::new() };
         }
         ("/v1/health", _) => Err(Reason::MethodNotAllowed { allow: "GET, HEAD" }),
         ("/v1/client-config", "GET" | "HEAD") => {
             let mut response = Outgoing::json(200, &client_config(config, incoming));
             add_cors(config, incoming.origin.as_deref(), &mut response);
-            return Handled { response, event: None };
+            return Handled { response, events: Vec::new() };
         }
         ("/v1/client-config", _) => Err(Reason::MethodNotAllowed { allow: "GET, HEAD" }),
         ("/v1/verifications", "POST") => step.send(incoming).await,
@@ -88,7 +90,7 @@ pub async fn handle<C: Clock, S: Store, H: Http, K: Counters>(
         (path, _) if path == "/v1/admin" || path.starts_with("/v1/admin/") => step.admin(incoming).await,
         _ => Err(Reason::NotFound("no such route".into())),
     };
-    let mut handled = finish(result, step.event);
+    let mut handled = finish(result, step.event, step.protection_events);
     add_cors(config, incoming.origin.as_deref(), &mut handled.response);
     handled
 }
@@ -113,7 +115,7 @@ fn client_config(config: &Config, incoming: &Incoming) -> serde_json::Value {
 }
 
 /// Turns a step's result into the response and completes the event.
-fn finish(result: Result<Outgoing, Reason>, mut event: Event) -> Handled {
+fn finish(result: Result<Outgoing, Reason>, mut event: Event, extra: Vec<Event>) -> Handled {
     let response = match result {
         Ok(response) => {
             event.decision = "allow";
@@ -128,8 +130,8 @@ fn finish(result: Result<Outgoing, Reason>, mut event: Event) -> Handled {
         }
     };
     event.status = response.status;
-    let event = (!event.route.is_empty()).then_some(event);
-    Handled { response, event }
+    let events = (!event.route.is_empty()).then_some(event).into_iter().chain(extra).collect();
+    Handled { response, events }
 }
 
 /// One request's walk through the pipeline.
@@ -137,6 +139,8 @@ struct Step<'a, C, S, H, K> {
     config: &'a Config,
     services: &'a Services<C, S, H, K>,
     event: Event,
+    /// Blocks engaged or lifted while handling the request, each its own log line.
+    protection_events: Vec<Event>,
 }
 
 impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
@@ -176,13 +180,15 @@ impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
         let phone = phone::parse(input, country).map_err(|err| Reason::InvalidPhone(err.to_string()))?;
         self.event.phone = Some(mask(&phone));
         self.event.country = Some(phone.region.clone());
+        self.event.prefix = Some(prefix(&phone.e164, self.config.limits.prefix_length));
+        self.event.phone_hash = Some(number_hash(&self.config.hash_key, &phone.e164));
         self.event.number_type = Some(phone.kind.as_str());
         Ok(phone)
     }
 
     /// The counters a send to `phone` on `channel` touches, in the order they are
     /// reported when several are full.
-    fn counter_entries(&self, phone: &Phone, channel: Channel, client: &ClientNetwork) -> Vec<Entry> {
+    fn counter_entries(&self, phone: &Phone, channel: Channel, client: &ClientNetwork, safelisted: bool) -> Vec<Entry> {
         let limits = &self.config.limits;
         let risky = client.asn.is_some_and(|asn| limits.risky_asns.contains(&asn));
         let (ip_quotas, subnet_quotas) =
@@ -191,11 +197,12 @@ impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
         let subnet = subnet(ip).unwrap_or_else(|| ip.to_owned());
         let hash = number_hash(&self.config.hash_key, &phone.e164);
         let limit = |scope: Scope, key: String, quotas: &[Quota]| Entry::Limit { scope, key, quotas: quotas.to_vec() };
-        vec![
+        let block = prefix(&phone.e164, limits.prefix_length);
+        let mut entries = vec![
             limit(Scope::Ip, format!("n:ip:{ip}"), ip_quotas),
             limit(Scope::Subnet, format!("n:subnet:{subnet}"), subnet_quotas),
             limit(Scope::Phone, format!("n:phone:{hash}"), &limits.phone),
-            limit(Scope::Prefix, format!("n:prefix:{}", prefix(&phone.e164, limits.prefix_length)), &limits.prefix),
+            limit(Scope::Prefix, format!("n:prefix:{block}"), &limits.prefix),
             limit(Scope::Country, format!("n:country:{}", phone.region), limits.country(&phone.region)),
             limit(Scope::Global, "n:global".to_owned(), &limits.global),
             Entry::Gate {
@@ -204,7 +211,55 @@ impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
                 channel,
                 kind: phone.kind,
             },
-        ]
+        ];
+        // Fraud checks: safelisted numbers skip pumping protection and the spend caps.
+        if !safelisted {
+            let weight = self.config.prices.price(phone.calling_code, channel);
+            let caps = &self.config.spend_caps;
+            entries.push(Entry::Cap { key: "s:global".into(), quotas: caps.global.clone(), weight });
+            entries.push(Entry::Cap {
+                key: format!("s:country:{}", phone.region),
+                quotas: caps.country.clone(),
+                weight,
+            });
+            entries.extend(self.traffic_entries(phone));
+        }
+        entries
+    }
+
+    /// A number's two destinations for pumping protection: its country and its prefix.
+    fn traffic_entries(&self, phone: &Phone) -> Vec<Entry> {
+        let block = prefix(&phone.e164, self.config.limits.prefix_length);
+        [phone.region.clone(), block]
+            .into_iter()
+            .map(|dest| Entry::Traffic { key: format!("t:{dest}"), dest, detector: self.config.detector })
+            .collect()
+    }
+
+    /// Logs the blocks a counter operation engaged, each with its figures.
+    fn log_engagements(&mut self, tally: &Tally) {
+        for (dest, block) in &tally.engaged {
+            let event = Event {
+                time: self.event.time.clone(),
+                request_id: self.event.request_id.clone(),
+                route: "protection",
+                ip: self.event.ip.clone(),
+                country: (!dest.starts_with('+')).then(|| dest.clone()),
+                prefix: dest.starts_with('+').then(|| dest.clone()),
+                decision: "engage",
+                reason: "protection_engaged",
+                status: 503,
+                protection: Some(Protection {
+                    dest: dest.clone(),
+                    action: "engaged".into(),
+                    trigger: Some(block.trigger),
+                    until: Some(utc(block.until_ms)),
+                    figures: Some(block.figures),
+                }),
+                ..Event::default()
+            };
+            self.protection_events.push(event);
+        }
     }
 
     async fn counters(&self, action: Action, now_ms: u64, entries: &[Entry]) -> Result<Tally, Reason> {
@@ -234,7 +289,7 @@ impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
             return Err(Reason::ChannelNotAllowed(format!("the {} channel is not offered", req.channel)));
         }
         // 5. Counters, read only: a full quota is refused before any network call.
-        let entries = self.counter_entries(&phone, req.channel, &incoming.client);
+        let entries = self.counter_entries(&phone, req.channel, &incoming.client, listing.safelisted);
         let now = self.services.clock.now_ms();
         let tally = self.counters(Action::Check, now, &entries).await?;
         self.enforce(tally.verdict.refusal().map_or(Ok(()), Err))?;
@@ -255,6 +310,7 @@ impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
         let monitoring = self.config.mode == Mode::Monitor;
         let reserved_at = self.services.clock.now_ms();
         let tally = self.counters(Action::Reserve { force: monitoring }, reserved_at, &entries).await?;
+        self.log_engagements(&tally);
         self.enforce(tally.verdict.refusal().map_or(Ok(()), Err))?;
 
         // 8. Twilio. If it does not send, the reservation is given back.
@@ -271,6 +327,7 @@ impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
             }
         };
         self.event.twilio_sid = Some(sent.sid);
+        self.event.price_usd = Some(mills_to_usd(u64::from(self.config.prices.price(phone.calling_code, req.channel))));
 
         let outlook = tally.outlook.unwrap_or(Outlook { sms_attempts: 0, call_available: false, retry_after_s: 0 });
         Ok(Outgoing::json(
@@ -319,8 +376,15 @@ impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
         let phone = self.read_phone(&req.phone, req.country.as_deref())?;
         let out = twilio::check_request(self.config, &phone.e164, &req.code);
         let checked = twilio::read_check(self.services.http.send(out).await)?;
-        if !checked.valid {
-            self.event.detail = Some("wrong code".into());
+        self.event.approved = Some(checked.valid);
+        if checked.valid {
+            // Conversion tracking: the destinations' approvals. The answer stands even if
+            // this bookkeeping fails; the log says so.
+            let op = Action::Approve;
+            let now = self.services.clock.now_ms();
+            if self.counters(op, now, &self.traffic_entries(&phone)).await.is_err() {
+                self.event.detail = Some("approved, but the conversion count could not be stored".into());
+            }
         }
         Ok(Outgoing::json(200, &json!({"status": checked.status, "valid": checked.valid})))
     }

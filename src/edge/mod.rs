@@ -68,7 +68,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     let services = Services { clock: ports::EdgeClock, store, http: ports::FetchHttp, counters };
     let handled = guard::handle(config.as_ref(), &services, &incoming).await;
-    if let Some(event) = handled.event {
+    for event in &handled.events {
         console_log!("{}", event.to_json());
     }
     outgoing(handled.response)

@@ -154,9 +154,7 @@ impl Rig {
         let services =
             Services { clock: &self.clock, store: &self.store, http: &self.http, counters: KvCounters(&self.store) };
         let handled = block_on(handle(Ok(&self.config), &services, &incoming));
-        if let Some(event) = handled.event {
-            self.events.borrow_mut().push(event);
-        }
+        self.events.borrow_mut().extend(handled.events);
         let out = handled.response;
         let body = if out.body.is_empty() { Value::Null } else { serde_json::from_str(&out.body).unwrap() };
         Answered { status: out.status, body, headers: out.headers }
