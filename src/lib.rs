@@ -39,6 +39,8 @@ pub mod phone;
 pub mod policy;
 pub mod ports;
 pub mod pumping;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod replay;
 pub mod request;
 pub mod spend;
 pub mod turnstile;

@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use otp_guard::config::{Config, SECRETS, VARS};
-use std::collections::HashMap;
 use std::process::ExitCode;
 
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
@@ -19,11 +18,11 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         _ => anyhow::bail!("check-config takes one wrangler.toml path"),
     };
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    let vars = vars_of(&text, env.as_deref()).with_context(|| format!("reading [vars] of {path}"))?;
+    let vars = super::vars_of(&text, env.as_deref()).with_context(|| format!("reading [vars] of {path}"))?;
     let secrets = match &secrets_file {
         Some(file) => {
             let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
-            Some(dotenv(&text))
+            Some(super::dotenv(&text))
         }
         None => None,
     };
@@ -48,41 +47,6 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
-}
-
-/// The `[vars]` table (or `[env.NAME.vars]`) as strings: wrangler passes numbers and
-/// booleans through as text, so they are accepted here the same way.
-fn vars_of(text: &str, env: Option<&str>) -> anyhow::Result<HashMap<String, String>> {
-    let doc: toml::Table = text.parse()?;
-    let table = match env {
-        None => doc.get("vars"),
-        Some(name) => doc.get("env").and_then(|e| e.get(name)).and_then(|e| e.get("vars")),
-    };
-    let Some(table) = table else {
-        return Ok(HashMap::new());
-    };
-    let table = table.as_table().context("[vars] is not a table")?;
-    table
-        .iter()
-        .map(|(k, v)| {
-            let value = match v {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => v.to_string(),
-                _ => anyhow::bail!("{k}: must be a string, number or boolean"),
-            };
-            Ok((k.clone(), value))
-        })
-        .collect()
-}
-
-/// `KEY=VALUE` lines, as in `.dev.vars`; `#` comments and optional quotes.
-fn dotenv(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
-        .collect()
 }
 
 /// The configuration reference, as a Markdown table (the README's comes from here).
