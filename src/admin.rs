@@ -36,16 +36,38 @@ pub enum Route {
         list: List,
         entry: String,
     },
+    /// `GET /v1/admin/events`.
+    Events,
+    /// `GET /v1/admin/stats`.
+    Stats,
+    /// `GET /v1/admin/incidents`.
+    Incidents,
+    /// `DELETE /v1/admin/blocks/{dest}`: lift a pumping block (`CG` or `+24206`).
+    Block {
+        dest: String,
+    },
     Unknown,
 }
 
 /// Reads an admin path. The entry segment is percent-decoded (`%2B44...` is `+44...`).
 pub fn route(path: &str) -> Route {
     let rest = path.strip_prefix("/v1/admin/").unwrap_or("");
+    match rest {
+        "events" => return Route::Events,
+        "stats" => return Route::Stats,
+        "incidents" => return Route::Incidents,
+        _ => {}
+    }
     let mut parts = rest.splitn(2, '/');
     let list = match parts.next() {
         Some("safelist") => List::Safe,
         Some("blocklist") => List::Block,
+        Some("blocks") => {
+            return match parts.next().and_then(percent_decode) {
+                Some(dest) if is_destination(&dest) => Route::Block { dest },
+                _ => Route::Unknown,
+            }
+        }
         _ => return Route::Unknown,
     };
     match parts.next().and_then(percent_decode) {
@@ -63,6 +85,14 @@ pub fn target(list: List, entry: &str) -> Result<lists::Target, Reason> {
             List::Block => "the blocklist takes numbers in E.164 form or prefixes such as +242".into(),
         })
     })
+}
+
+/// A pumping destination: an ISO region (`CG`) or `+` and up to 14 digits.
+fn is_destination(dest: &str) -> bool {
+    match dest.strip_prefix('+') {
+        Some(digits) => (1..=14).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()),
+        None => crate::phone::region_id(dest).is_some() && dest.bytes().all(|b| b.is_ascii_uppercase()),
+    }
 }
 
 /// `%XX` decoding of one path segment; `None` for malformed escapes or invalid UTF-8.
@@ -111,6 +141,11 @@ mod tests {
             Route::ListEntry { list: List::Safe, entry: "+447400123456".into() }
         );
         assert_eq!(route("/v1/admin/blocklist/+242"), Route::ListEntry { list: List::Block, entry: "+242".into() });
+        assert_eq!(route("/v1/admin/events"), Route::Events);
+        assert_eq!(route("/v1/admin/blocks/CG"), Route::Block { dest: "CG".into() });
+        assert_eq!(route("/v1/admin/blocks/%2B24206"), Route::Block { dest: "+24206".into() });
+        assert_eq!(route("/v1/admin/blocks/cg"), Route::Unknown);
+        assert_eq!(route("/v1/admin/blocks/ZZ"), Route::Unknown);
         for unknown in [
             "/v1/admin/",
             "/v1/admin/safelist",

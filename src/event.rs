@@ -97,7 +97,13 @@ pub fn parse_utc(text: &str) -> Option<u64> {
         let s = text.get(range)?;
         s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
     };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
@@ -175,7 +181,14 @@ mod tests {
         assert_eq!(parse_utc("2026-01-10T14:00:03Z"), Some(1_768_053_603_000));
         assert_eq!(parse_utc("2026-01-10T15:00:03+01:00"), Some(1_768_053_603_000));
         assert_eq!(parse_utc("2026-01-10T14:00:03.5Z"), Some(1_768_053_603_500));
-        for bad in ["", "2026-01-10", "2026-13-10T14:00:03Z", "2026-01-10T14:00:03", "2026-01-10T25:00:03Z", "x026-01-10T14:00:03Z"] {
+        for bad in [
+            "",
+            "2026-01-10",
+            "2026-13-10T14:00:03Z",
+            "2026-01-10T14:00:03",
+            "2026-01-10T25:00:03Z",
+            "x026-01-10T14:00:03Z",
+        ] {
             assert_eq!(parse_utc(bad), None, "{bad}");
         }
     }

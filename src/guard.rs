@@ -11,6 +11,7 @@ use crate::counters::{Action, Counters, Entry, Op, Tally};
 use crate::decision::Reason;
 use crate::decision::Scope;
 use crate::event::{utc, Event, Protection};
+use crate::eventlog::{self, EventLog, Query};
 use crate::http::{add_cors, preflight, Incoming, Outgoing};
 use crate::limits::{prefix, subnet, Quota};
 use crate::mask::{mask, number_hash};
@@ -26,12 +27,14 @@ use serde_json::json;
 
 /// The outside world, injected.
 #[derive(Debug)]
-pub struct Services<C, S, H, K> {
+pub struct Services<C, S, H, K, L> {
     pub clock: C,
     /// Lists (and, in KV mode, the counters through `counters`).
     pub store: S,
     pub http: H,
     pub counters: K,
+    /// The decision log, read by the admin API (the edge writes it after each response).
+    pub log: L,
 }
 
 /// A response and the decisions behind it.
@@ -44,9 +47,9 @@ pub struct Handled {
 }
 
 /// Routes and answers one request.
-pub async fn handle<C: Clock, S: Store, H: Http, K: Counters>(
+pub async fn handle<C: Clock, S: Store, H: Http, K: Counters, L: EventLog>(
     config: Result<&Config, &ConfigError>,
-    services: &Services<C, S, H, K>,
+    services: &Services<C, S, H, K, L>,
     incoming: &Incoming,
 ) -> Handled {
     let mut event = Event {
@@ -135,15 +138,15 @@ fn finish(result: Result<Outgoing, Reason>, mut event: Event, extra: Vec<Event>)
 }
 
 /// One request's walk through the pipeline.
-struct Step<'a, C, S, H, K> {
+struct Step<'a, C, S, H, K, L> {
     config: &'a Config,
-    services: &'a Services<C, S, H, K>,
+    services: &'a Services<C, S, H, K, L>,
     event: Event,
     /// Blocks engaged or lifted while handling the request, each its own log line.
     protection_events: Vec<Event>,
 }
 
-impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
+impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K, L> {
     /// A policy refusal: enforced, or (in monitor mode, or for a rule listed in
     /// `MONITOR_RULES`) noted in the log and let through.
     fn enforce(&mut self, result: Result<(), Reason>) -> Result<(), Reason> {
@@ -351,6 +354,13 @@ impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
         let (list, entry) = match admin::route(&incoming.path) {
             admin::Route::ListEntry { list, entry } => (list, entry),
             admin::Route::Unknown => return Err(Reason::NotFound("no such admin route".into())),
+            admin::Route::Block { dest } if incoming.method == "DELETE" => return self.lift(&dest).await,
+            admin::Route::Block { .. } => return Err(Reason::MethodNotAllowed { allow: "DELETE" }),
+            route if incoming.method != "GET" && incoming.method != "HEAD" => {
+                let _ = route;
+                return Err(Reason::MethodNotAllowed { allow: "GET, HEAD" });
+            }
+            route => return self.report(route, &incoming.query).await,
         };
         let target = admin::target(list, &entry)?;
         if let lists::Target::Number(phone) = &target {
@@ -366,6 +376,67 @@ impl<C: Clock, S: Store, H: Http, K: Counters> Step<'_, C, S, H, K> {
         result.map_err(|_| store_failed())?;
         let name = if list == lists::List::Safe { "safelist" } else { "blocklist" };
         self.event.detail = Some(format!("{name} {}", if incoming.method == "PUT" { "add" } else { "remove" }));
+        Ok(Outgoing::empty(204))
+    }
+
+    /// `GET /v1/admin/{events,stats,incidents}`: the decision log, read.
+    async fn report(&mut self, route: admin::Route, query: &str) -> Result<Outgoing, Reason> {
+        self.event.route = "admin";
+        let log_failed = |_| Reason::UpstreamError("the decision log is unavailable".into());
+        let now = self.services.clock.now_ms();
+        if route == admin::Route::Events {
+            let q = Query::parse(query, 100, eventlog::MAX_PAGE).map_err(Reason::InvalidRequest)?;
+            let rows = self.services.log.query(&q).await.map_err(log_failed)?;
+            let format =
+                form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "format").map(|(_, v)| v.into_owned());
+            let next = (rows.len() == q.limit as usize).then(|| rows.last().map(|r| r.id)).flatten();
+            return match format.as_deref().unwrap_or("json") {
+                "json" => Ok(Outgoing::json(200, &json!({"events": rows, "next_cursor": next}))),
+                "ndjson" => {
+                    let body: String =
+                        rows.iter().map(|r| serde_json::to_string(r).unwrap_or_default() + "\n").collect();
+                    Ok(Outgoing::text(200, "application/x-ndjson", body))
+                }
+                "csv" => Ok(Outgoing::text(200, "text/csv; charset=utf-8", eventlog::to_csv(&rows))),
+                _ => Err(Reason::InvalidRequest("`format` must be json, ndjson or csv".into())),
+            };
+        }
+        // Stats and incidents read a time range (the last day unless `since` says otherwise).
+        let mut q = Query::parse(query, eventlog::MAX_SCAN, eventlog::MAX_SCAN).map_err(Reason::InvalidRequest)?;
+        q.since_ms = q.since_ms.or(Some(now.saturating_sub(86_400_000)));
+        let rows = self.services.log.query(&q).await.map_err(log_failed)?;
+        let body = match route {
+            admin::Route::Stats => eventlog::stats(&rows, now),
+            _ => eventlog::incidents(&rows, self.config.detector.window_min),
+        };
+        Ok(Outgoing::json(200, &body))
+    }
+
+    /// `DELETE /v1/admin/blocks/{dest}`: lifts a pumping block before its cool-down ends.
+    async fn lift(&mut self, dest: &str) -> Result<Outgoing, Reason> {
+        let entry = Entry::Traffic { key: format!("t:{dest}"), dest: dest.to_owned(), detector: self.config.detector };
+        let now = self.services.clock.now_ms();
+        self.counters(Action::Lift, now, &[entry]).await?;
+        self.event.detail = Some("pumping block lifted".into());
+        self.protection_events.push(Event {
+            time: self.event.time.clone(),
+            request_id: self.event.request_id.clone(),
+            route: "protection",
+            ip: self.event.ip.clone(),
+            country: (!dest.starts_with('+')).then(|| dest.to_owned()),
+            prefix: dest.starts_with('+').then(|| dest.to_owned()),
+            decision: "lift",
+            reason: "ok",
+            status: 204,
+            protection: Some(Protection {
+                dest: dest.to_owned(),
+                action: "lifted".into(),
+                trigger: None,
+                until: None,
+                figures: None,
+            }),
+            ..Event::default()
+        });
         Ok(Outgoing::empty(204))
     }
 

@@ -44,6 +44,14 @@ impl Outgoing {
         }
     }
 
+    pub fn text(status: u16, content_type: &str, body: String) -> Outgoing {
+        Outgoing {
+            status,
+            headers: vec![("content-type", content_type.to_owned()), ("cache-control", "no-store".to_owned())],
+            body,
+        }
+    }
+
     pub fn empty(status: u16) -> Outgoing {
         Outgoing { status, headers: vec![("cache-control", "no-store".to_owned())], body: String::new() }
     }

@@ -30,6 +30,7 @@ pub mod config;
 pub mod counters;
 pub mod decision;
 pub mod event;
+pub mod eventlog;
 pub mod guard;
 pub mod http;
 pub mod limits;

@@ -11,6 +11,7 @@
 use crate::config::Config;
 use crate::counters::KvCounters;
 use crate::event::parse_utc;
+use crate::eventlog::MemoryLog;
 use crate::guard::{handle, Services};
 use crate::http::Incoming;
 use crate::phone;
@@ -111,6 +112,8 @@ pub struct Replay<'a> {
     http: ReplayHttp,
     /// Approvals due: (time, phone), earliest first.
     approvals: BinaryHeap<std::cmp::Reverse<(u64, String)>>,
+    /// The decision log the run builds (protection events only: the rest is summarised).
+    log: MemoryLog,
     report: Report,
 }
 
@@ -122,6 +125,7 @@ impl<'a> Replay<'a> {
             store: MemoryStore::default(),
             http: ReplayHttp::default(),
             approvals: BinaryHeap::new(),
+            log: MemoryLog::default(),
             report: Report::default(),
         }
     }
@@ -129,9 +133,8 @@ impl<'a> Replay<'a> {
     /// Replays one line and returns its decision.
     pub fn line(&mut self, line: &str) -> Decision {
         self.report.events += 1;
-        let Some((event, at_ms)) = serde_json::from_str::<TrafficEvent>(line)
-            .ok()
-            .and_then(|e| parse_utc(&e.ts).map(|ms| (e, ms)))
+        let Some((event, at_ms)) =
+            serde_json::from_str::<TrafficEvent>(line).ok().and_then(|e| parse_utc(&e.ts).map(|ms| (e, ms)))
         else {
             self.report.invalid_lines += 1;
             return self.count(None, Decision { decision: "block", reason: "invalid_request" }, 0);
@@ -217,8 +220,13 @@ impl<'a> Replay<'a> {
     }
 
     fn run(&self, incoming: &Incoming) -> Vec<crate::event::Event> {
-        let services =
-            Services { clock: &self.clock, store: &self.store, http: &self.http, counters: KvCounters(&self.store) };
+        let services = Services {
+            clock: &self.clock,
+            store: &self.store,
+            http: &self.http,
+            counters: KvCounters(&self.store),
+            log: &self.log,
+        };
         let handled = block_on(handle(Ok(self.config), &services, incoming));
         handled.events
     }

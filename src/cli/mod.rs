@@ -90,4 +90,3 @@ pub fn dotenv(text: &str) -> HashMap<String, String> {
         .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
         .collect()
 }
-

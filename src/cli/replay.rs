@@ -29,7 +29,9 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&config_path).with_context(|| format!("reading {config_path}"))?;
     let vars = super::vars_of(&text, env.as_deref()).with_context(|| format!("reading [vars] of {config_path}"))?;
     let config = Config::load(|key| {
-        vars.get(key).cloned().or_else(|| PLACEHOLDER_SECRETS.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
+        vars.get(key)
+            .cloned()
+            .or_else(|| PLACEHOLDER_SECRETS.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
     })
     .map_err(|e| anyhow::anyhow!("config_error: {e}"))?;
 
@@ -93,7 +95,12 @@ fn print_table(r: &Report) {
     for (reason, n) in &r.blocked_by_reason {
         println!("{:<34} {:>10} {:>6.1}%", format!("  {reason}"), n, pct(*n));
     }
-    println!("{:<34} {:>10} {:>6.1}%", "real users turned away (verified)", r.verified_blocked, pct(r.verified_blocked));
+    println!(
+        "{:<34} {:>10} {:>6.1}%",
+        "real users turned away (verified)",
+        r.verified_blocked,
+        pct(r.verified_blocked)
+    );
     println!("{:<34} {:>10} {:>6.1}%", "unverified let through", r.unverified_allowed, pct(r.unverified_allowed));
     if r.invalid_lines > 0 {
         println!("{:<34} {:>10}", "unreadable lines", r.invalid_lines);

@@ -16,10 +16,12 @@ use crate::policy::ClientNetwork;
 use crate::request::MAX_BODY_BYTES;
 use futures_util::StreamExt;
 use std::cell::OnceCell;
-use worker::{console_log, event, Context, Env, Headers, Request, Response, Result};
+use worker::{console_error, console_log, event, Context, Env, Headers, Request, Response, Result};
 
 /// The KV namespace binding `wrangler.toml` must declare.
 pub const KV_BINDING: &str = "OTP_GUARD_KV";
+/// The D1 database binding of the decision log.
+pub const DB_BINDING: &str = "OTP_GUARD_DB";
 /// The Durable Object binding for `COUNTER_BACKEND = "durable_object"`.
 pub const COUNTERS_BINDING: &str = "OTP_GUARD_COUNTERS";
 
@@ -41,6 +43,12 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
             problem: "KV namespace binding is missing from wrangler.toml".into(),
         });
     }
+    if env.d1(DB_BINDING).is_err() {
+        return Err(ConfigError {
+            key: DB_BINDING,
+            problem: "D1 database binding is missing from wrangler.toml".into(),
+        });
+    }
     if config.counter_backend == CounterBackend::DurableObject && env.durable_object(COUNTERS_BINDING).is_err() {
         return Err(ConfigError {
             key: COUNTERS_BINDING,
@@ -51,7 +59,7 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let config = CONFIG.with(|cell| cell.get_or_init(|| load_config(&env)).clone());
     let incoming = incoming(&mut req).await;
     let store = ports::KvStore(env.kv(KV_BINDING).ok());
@@ -66,10 +74,22 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Some(stub) => ports::EdgeCounters::Object(stub),
         None => ports::EdgeCounters::Kv(KvCounters(&kv_for_counters)),
     };
-    let services = Services { clock: ports::EdgeClock, store, http: ports::FetchHttp, counters };
+    let log = ports::D1Log(env.d1(DB_BINDING).ok());
+    let services = Services { clock: ports::EdgeClock, store, http: ports::FetchHttp, counters, log };
     let handled = guard::handle(config.as_ref(), &services, &incoming).await;
     for event in &handled.events {
         console_log!("{}", event.to_json());
+    }
+    if !handled.events.is_empty() {
+        // The decision log is written after the response; a failure is reported on the
+        // console next to the decision line it concerns.
+        let log = ports::D1Log(env.d1(DB_BINDING).ok());
+        let events = handled.events;
+        ctx.wait_until(async move {
+            if let Err(fault) = log.append(&events).await {
+                console_error!("{{\"error\":\"decision log write failed\",\"detail\":{:?}}}", fault.0);
+            }
+        });
     }
     outgoing(handled.response)
 }

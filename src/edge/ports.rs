@@ -1,6 +1,7 @@
 //! The core's ports on Workers: `Date.now()`, Workers KV and `fetch` with a timeout.
 
 use crate::counters::{Counters, KvCounters, Op, Tally};
+use crate::eventlog::{EventLog, Query, Row, Sql};
 use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store, StoreFault};
 use futures_util::future::{select, Either};
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
@@ -121,5 +122,58 @@ impl Counters for EdgeCounters<'_> {
                 response.json::<Tally>().await.map_err(fault)
             }
         }
+    }
+}
+
+/// The decision log in D1: read by the admin API, written after each response.
+pub struct D1Log(pub Option<worker::D1Database>);
+
+impl std::fmt::Debug for D1Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("D1Log")
+    }
+}
+
+fn bind(params: &[Sql]) -> Vec<wasm_bindgen::JsValue> {
+    use wasm_bindgen::JsValue;
+    params
+        .iter()
+        .map(|p| match p {
+            Sql::Null => JsValue::NULL,
+            Sql::Int(i) => JsValue::from_f64(*i as f64),
+            Sql::Real(r) => JsValue::from_f64(*r),
+            Sql::Text(t) => JsValue::from_str(t),
+        })
+        .collect()
+}
+
+impl D1Log {
+    fn db(&self) -> Result<&worker::D1Database, StoreFault> {
+        self.0.as_ref().ok_or_else(|| StoreFault("D1 binding missing".into()))
+    }
+
+    /// Writes `events` in one batch.
+    pub async fn append(&self, events: &[crate::event::Event]) -> Result<(), StoreFault> {
+        let db = self.db()?;
+        let fault = |e: worker::Error| StoreFault(e.to_string());
+        let statements = events
+            .iter()
+            .map(|event| {
+                let (sql, params) = crate::eventlog::insert(event);
+                db.prepare(sql).bind(&bind(&params))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(fault)?;
+        db.batch(statements).await.map_err(fault)?;
+        Ok(())
+    }
+}
+
+impl EventLog for D1Log {
+    async fn query(&self, query: &Query) -> Result<Vec<Row>, StoreFault> {
+        let fault = |e: worker::Error| StoreFault(e.to_string());
+        let (sql, params) = query.to_sql();
+        let statement = self.db()?.prepare(sql).bind(&bind(&params)).map_err(fault)?;
+        statement.all().await.map_err(fault)?.results::<Row>().map_err(fault)
     }
 }

@@ -74,6 +74,9 @@ export async function startGuard({ vars = {}, secrets = {} } = {}) {
   const allSecrets = { ...SECRETS, ...secrets };
   writeFileSync(envFile, Object.entries(allSecrets).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
 
+  // The decision log's schema, applied to this stack's local D1.
+  execFileSync(process.execPath, [WRANGLER, 'd1', 'migrations', 'apply', 'OTP_GUARD_DB', '--local', '--persist-to', state],
+    { cwd: ROOT, stdio: 'pipe', env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' } });
   const port = await freePort();
   const allVars = { TWILIO_BASE_URL: prism.base, TURNSTILE_BASE_URL: turnstileBase, UPSTREAM_TIMEOUT_MS: '1500', ...vars };
   const args = [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state,

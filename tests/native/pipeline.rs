@@ -6,6 +6,7 @@ use futures_executor::block_on;
 use otp_guard::config::Config;
 use otp_guard::counters::KvCounters;
 use otp_guard::event::Event;
+use otp_guard::eventlog::MemoryLog;
 use otp_guard::guard::{handle, Services};
 use otp_guard::http::Incoming;
 use otp_guard::policy::ClientNetwork;
@@ -101,6 +102,8 @@ pub struct Rig {
     pub store: MemoryStore,
     pub http: FakeHttp,
     pub events: RefCell<Vec<Event>>,
+    /// The decision log, as the edge would write it.
+    pub log: MemoryLog,
 }
 
 pub struct Answered {
@@ -137,6 +140,7 @@ impl Rig {
             store,
             http: FakeHttp::default(),
             events: RefCell::default(),
+            log: MemoryLog::default(),
         }
     }
 
@@ -151,9 +155,17 @@ impl Rig {
             request_id: "test".into(),
             ..Incoming::default()
         };
-        let services =
-            Services { clock: &self.clock, store: &self.store, http: &self.http, counters: KvCounters(&self.store) };
+        let services = Services {
+            clock: &self.clock,
+            store: &self.store,
+            http: &self.http,
+            counters: KvCounters(&self.store),
+            log: &self.log,
+        };
         let handled = block_on(handle(Ok(&self.config), &services, &incoming));
+        for event in &handled.events {
+            self.log.append(event);
+        }
         self.events.borrow_mut().extend(handled.events);
         let out = handled.response;
         let body = if out.body.is_empty() { Value::Null } else { serde_json::from_str(&out.body).unwrap() };
@@ -306,8 +318,13 @@ fn the_phone_scope_and_risky_networks() {
     let rig = Rig::new(&[]);
     let cloud = |phone: &str| {
         let incoming_body = json!({"phone": phone, "turnstile_token": TOKEN});
-        let services =
-            Services { clock: &rig.clock, store: &rig.store, http: &rig.http, counters: KvCounters(&rig.store) };
+        let services = Services {
+            clock: &rig.clock,
+            store: &rig.store,
+            http: &rig.http,
+            counters: KvCounters(&rig.store),
+            log: &rig.log,
+        };
         let incoming = Incoming {
             method: "POST".into(),
             path: "/v1/verifications".into(),
@@ -412,6 +429,7 @@ fn lists_through_the_admin_api() {
         store: &closed.store,
         http: &closed.http,
         counters: KvCounters(&closed.store),
+        log: &closed.log,
     };
     let incoming =
         Incoming { method: "PUT".into(), path: "/v1/admin/safelist/+447400123456".into(), ..Incoming::default() };

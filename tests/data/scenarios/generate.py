@@ -932,6 +932,8 @@ def summarise(name, events, extra):
     leg_sms = [e for e in leg if e[6] == "sms"]
     d = {
         "file": name + ".jsonl",
+        "seed": SEED,
+        "scale": SCALE,
         "labels": name + ".labels",
         "events": len(events),
         "attack_events": len(att),
@@ -971,6 +973,7 @@ def summarise(name, events, extra):
 
 
 HOSTING_ASNS = {asn for asn, _ in HOSTING.values()}
+SCALE = 1.0
 VALIDATOR: Validator | None = None
 
 
@@ -1023,14 +1026,15 @@ def main(argv=None):
     if args.scale <= 0:
         sys.exit("--scale must be positive")
     os.makedirs(args.out, exist_ok=True)
-    global VALIDATOR
+    global VALIDATOR, SCALE
     validator = VALIDATOR = Validator(args.otp_guard)
+    SCALE = args.scale
     names = [n for n, _ in SCENARIOS if not args.only or n in args.only]
     exp_path = os.path.join(args.out, "expected.json")
     expected = {}
     if args.only and os.path.exists(exp_path):
         with open(exp_path) as f:
-            expected = json.load(f).get("scenarios", {})
+            expected = json.load(f)
     for name, fn in SCENARIOS:
         if name not in names:
             continue
@@ -1043,8 +1047,7 @@ def main(argv=None):
         print(f"{name:18} {d['events']:7} events  attack {d['attack_events']:6}  legit {d['legit_events']:7}"
               f"  legit conv {d['legit_conversion']:.3f}", file=sys.stderr)
     with open(exp_path, "w", newline="\n") as f:
-        json.dump({"generator": "generate.py", "seed": SEED, "scale": args.scale,
-                   "scenarios": {n: expected[n] for n, _ in SCENARIOS if n in expected}}, f, indent=1)
+        json.dump({n: expected[n] for n, _ in SCENARIOS if n in expected}, f, indent=1)
         f.write("\n")
     if not args.no_verify:
         counts = verify(args.out, names, validator)
