@@ -135,31 +135,27 @@ pub struct Write {
 /// to write back (none for `Check`, or for a refused, unforced `Reserve`).
 pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Write>) {
     let now = op.now_ms;
-    let parse_or_default = |key: &str| read(key).unwrap_or_default();
-    let counter = |key: &str| serde_json::from_str::<Counter>(&parse_or_default(key)).unwrap_or_default();
-    let history = |key: &str, gate: &Gate| {
-        serde_json::from_str::<History>(&parse_or_default(key)).unwrap_or_default().recent(now, history_ttl_s(gate))
+    // Each entry's record is read and parsed once.
+    let mut records: Vec<Record> = op.entries.iter().map(|entry| Record::read(entry, read(entry.key()), now)).collect();
+    let done = |verdict, outlook, engaged, records: &[Record]| {
+        let writes = op.entries.iter().zip(records).map(|(e, r)| r.write(e)).collect();
+        (Tally { verdict, outlook, engaged }, writes)
     };
-    let traffic = |key: &str| serde_json::from_str::<Traffic>(&parse_or_default(key)).unwrap_or_default();
 
     match op.action {
         Action::Approve | Action::Lift => {
-            let writes = op
-                .entries
-                .iter()
-                .filter_map(|entry| match entry {
-                    Entry::Traffic { key, detector, .. } => {
-                        let mut t = traffic(key);
-                        if op.action == Action::Approve {
-                            t.record_approval(now, detector);
-                        } else {
-                            t.lift();
-                        }
-                        Some(traffic_write(key, &t, detector))
+            for (entry, record) in op.entries.iter().zip(&mut records) {
+                if let (Entry::Traffic { detector, .. }, Record::Traffic(t)) = (entry, record) {
+                    if op.action == Action::Approve {
+                        t.record_approval(now, detector);
+                    } else {
+                        t.lift();
                     }
-                    _ => None,
-                })
-                .collect();
+                }
+            }
+            let traffic_only: Vec<_> =
+                op.entries.iter().zip(&records).filter(|(e, _)| matches!(e, Entry::Traffic { .. })).collect();
+            let writes = traffic_only.into_iter().map(|(e, r)| r.write(e)).collect();
             return (Tally { verdict: Verdict::Admit, outlook: None, engaged: Vec::new() }, writes);
         }
         Action::Check | Action::Reserve { .. } | Action::Release { .. } => {}
@@ -170,33 +166,35 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
     let mut capped = false;
     let mut locked = None;
     let mut longest: Option<(Scope, u64)> = None;
-    let mut limited = |scope: Scope, wait: u64| {
-        if longest.is_none_or(|(_, w)| wait > w) {
-            longest = Some((scope, wait));
-        }
-    };
-    for entry in &op.entries {
-        match entry {
-            Entry::Limit { scope, key, quotas } => {
-                if let Some(wait) = wait_s(&counter(key), quotas, now) {
+    for (entry, record) in op.entries.iter().zip(&records) {
+        let mut limited = |scope: Scope, wait: u64| {
+            if longest.is_none_or(|(_, w)| wait > w) {
+                longest = Some((scope, wait));
+            }
+        };
+        match (entry, record) {
+            (Entry::Limit { scope, quotas, .. }, Record::Counter(c)) => {
+                if let Some(wait) = wait_s(c, quotas, now) {
                     limited(*scope, wait);
                 }
             }
-            Entry::Gate { key, gate, channel, kind } => match history(key, gate).admit(gate, *channel, *kind, now) {
-                Ok(()) => {}
-                Err(Refusal::Wait(wait)) => limited(Scope::Phone, wait),
-                Err(refusal @ Refusal::CallLocked { .. }) => locked = Some(refusal),
-            },
-            Entry::Cap { key, quotas, weight } => {
-                let c = counter(key);
+            (Entry::Gate { gate, channel, kind, .. }, Record::History(h)) => {
+                match h.admit(gate, *channel, *kind, now) {
+                    Ok(()) => {}
+                    Err(Refusal::Wait(wait)) => limited(Scope::Phone, wait),
+                    Err(refusal @ Refusal::CallLocked { .. }) => locked = Some(refusal),
+                }
+            }
+            (Entry::Cap { quotas, weight, .. }, Record::Counter(c)) => {
                 // Over the cap if this send's weight would not fit.
                 capped |= quotas.iter().any(|q| c.count(q, now).saturating_add(*weight) > q.max.get());
             }
-            Entry::Traffic { key, dest, .. } => {
-                if protected.is_none() && traffic(key).active_block(now).is_some() {
+            (Entry::Traffic { dest, .. }, Record::Traffic(t)) => {
+                if protected.is_none() && t.active_block(now).is_some() {
                     protected = Some(dest.clone());
                 }
             }
+            _ => {}
         }
     }
     let verdict = match (protected, capped, locked, longest) {
@@ -220,15 +218,14 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
     if delta > 0 {
         let mut engaged = Vec::new();
         let mut writes = Vec::new();
-        for entry in &op.entries {
-            if let Entry::Traffic { key, dest, detector } = entry {
-                let mut t = traffic(key);
+        for (entry, record) in op.entries.iter().zip(&mut records) {
+            if let (Entry::Traffic { dest, detector, .. }, Record::Traffic(t)) = (entry, record) {
                 let mut with_send = t.clone();
                 with_send.record_send(at, detector);
                 if let Some(block) = with_send.assess(at, detector) {
                     t.block = Some(block);
                     engaged.push((dest.clone(), block));
-                    writes.push(traffic_write(key, &t, detector));
+                    writes.push(Record::Traffic(t.clone()).write(entry));
                 }
             }
         }
@@ -239,44 +236,72 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
     }
 
     let mut outlook = None;
-    let writes = op
-        .entries
-        .iter()
-        .map(|entry| match entry {
-            Entry::Limit { key, quotas, .. } | Entry::Cap { key, quotas, .. } => {
-                let weight = match entry {
-                    Entry::Cap { weight, .. } => i32::try_from(*weight).unwrap_or(i32::MAX),
-                    _ => 1,
-                };
-                let mut c = counter(key);
+    for (entry, record) in op.entries.iter().zip(&mut records) {
+        match (entry, record) {
+            (Entry::Limit { quotas, .. }, Record::Counter(c)) => {
+                for quota in quotas {
+                    c.add(quota, at, delta);
+                }
+            }
+            (Entry::Cap { quotas, weight, .. }, Record::Counter(c)) => {
+                let weight = i32::try_from(*weight).unwrap_or(i32::MAX);
                 for quota in quotas {
                     c.add(quota, at, delta * weight);
                 }
-                let longest = quotas.iter().map(|q| u64::from(q.window_s.get())).max().unwrap_or(0);
-                let value = (!c.is_empty()).then(|| serde_json::to_string(&c).unwrap_or_default());
-                Write { key: key.clone(), value, ttl_s: longest + longest / 10 + 60 }
             }
-            Entry::Gate { key, gate, channel, .. } => {
-                let mut h = history(key, gate);
+            (Entry::Gate { gate, channel, .. }, Record::History(h)) => {
                 if delta > 0 {
                     outlook = Some(h.record(gate, *channel, at));
                 } else {
                     h.unrecord(*channel, at);
                 }
-                let value = (!h.sms_ms.is_empty()).then(|| serde_json::to_string(&h).unwrap_or_default());
-                Write { key: key.clone(), value, ttl_s: history_ttl_s(gate) }
             }
-            Entry::Traffic { key, detector, .. } => {
-                let mut t = traffic(key);
-                if delta > 0 {
-                    t.record_send(at, detector);
-                }
-                // A released send stays in the traffic figures: it was an attempt.
-                traffic_write(key, &t, detector)
+            // A released send stays in the traffic figures: it was an attempt.
+            (Entry::Traffic { detector, .. }, Record::Traffic(t)) if delta > 0 => t.record_send(at, detector),
+            _ => {}
+        }
+    }
+    done(verdict, outlook, Vec::new(), &records)
+}
+
+/// One entry's stored record, parsed.
+enum Record {
+    Counter(Counter),
+    History(History),
+    Traffic(Traffic),
+}
+
+impl Record {
+    fn read(entry: &Entry, raw: Option<String>, now: u64) -> Record {
+        let raw = raw.unwrap_or_default();
+        match entry {
+            Entry::Limit { .. } | Entry::Cap { .. } => Record::Counter(serde_json::from_str(&raw).unwrap_or_default()),
+            Entry::Gate { gate, .. } => Record::History(
+                serde_json::from_str::<History>(&raw).unwrap_or_default().recent(now, history_ttl_s(gate)),
+            ),
+            Entry::Traffic { .. } => Record::Traffic(serde_json::from_str(&raw).unwrap_or_default()),
+        }
+    }
+
+    /// The write that stores this record (a delete when nothing is left), with its TTL.
+    fn write(&self, entry: &Entry) -> Write {
+        let key = entry.key().to_owned();
+        let json = |keep: bool, value: String| keep.then_some(value);
+        match (self, entry) {
+            (Record::Counter(c), Entry::Limit { quotas, .. } | Entry::Cap { quotas, .. }) => {
+                let longest = quotas.iter().map(|q| u64::from(q.window_s.get())).max().unwrap_or(0);
+                let value = json(!c.is_empty(), serde_json::to_string(c).unwrap_or_default());
+                Write { key, value, ttl_s: longest + longest / 10 + 60 }
             }
-        })
-        .collect();
-    (Tally { verdict, outlook, engaged: Vec::new() }, writes)
+            (Record::History(h), Entry::Gate { gate, .. }) => {
+                let value = json(!h.sms_ms.is_empty(), serde_json::to_string(h).unwrap_or_default());
+                Write { key, value, ttl_s: history_ttl_s(gate) }
+            }
+            (Record::Traffic(t), Entry::Traffic { detector, .. }) => traffic_write(&key, t, detector),
+            // Records are built from their own entries: the pairs always match.
+            _ => Write { key, value: None, ttl_s: 60 },
+        }
+    }
 }
 
 fn traffic_write(key: &str, traffic: &Traffic, detector: &Detector) -> Write {

@@ -229,7 +229,7 @@ fn region_and_type(code: u16, national: &str) -> Option<(&'static phonenumber::M
     }
     let regions = DATABASE.by_code(&code)?;
     let typed = |meta: &'static phonenumber::Metadata| {
-        if !meta.descriptors().general().is_match(national) {
+        if !matches_entirely(meta.descriptors().general(), national) {
             return None;
         }
         Some((meta, classify(meta, national))).filter(|(_, kind)| *kind != Type::Unknown)
@@ -239,8 +239,41 @@ fn region_and_type(code: u16, national: &str) -> Option<(&'static phonenumber::M
     }
     let by_leading_digits = regions
         .iter()
-        .find(|meta| meta.leading_digits().is_some_and(|re| re.find(national).is_some_and(|m| m.start() == 0)));
+        .find(|meta| meta.leading_digits().is_some_and(|re| compiled(re.as_str(), false, |re| re.is_match(national))));
     by_leading_digits.and_then(|meta| typed(meta)).or_else(|| regions.iter().find_map(|meta| typed(meta)))
+}
+
+thread_local! {
+    /// Every metadata pattern this isolate (or thread) has used, compiled once.
+    ///
+    /// The crate keeps compiled patterns in one least-recently-used cache of 100 for the
+    /// whole database; traffic to more than a handful of countries evicts and recompiles
+    /// them on nearly every parse (most of the CPU of a mixed-traffic replay went there).
+    /// A region has a dozen patterns, so this map stays small: it only holds what is used.
+    static PATTERNS: std::cell::RefCell<std::collections::HashMap<(String, bool), Option<regex::Regex>>> =
+        std::cell::RefCell::default();
+}
+
+/// Runs `f` on `pattern` compiled (anchored at both ends when `whole`, at the start
+/// otherwise); a pattern that does not compile matches nothing.
+fn compiled(pattern: &str, whole: bool, f: impl FnOnce(&regex::Regex) -> bool) -> bool {
+    PATTERNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let re = cache.entry((pattern.to_owned(), whole)).or_insert_with(|| {
+            let anchored = if whole { format!("(?x)^(?:{pattern})$") } else { format!("(?x)^(?:{pattern})") };
+            regex::Regex::new(&anchored).ok()
+        });
+        re.as_ref().is_some_and(f)
+    })
+}
+
+/// libphonenumber's `matchesEntirely` with the descriptor's possible lengths.
+fn matches_entirely(descriptor: &phonenumber::metadata::Descriptor, national: &str) -> bool {
+    let lengths = descriptor.possible_length();
+    if !lengths.is_empty() && !lengths.contains(&(national.len() as u16)) {
+        return false;
+    }
+    compiled(descriptor.national_number().as_str(), true, |re| re.is_match(national))
 }
 
 /// libphonenumber's type classification, in its order of precedence, applied to the
@@ -252,7 +285,7 @@ fn region_and_type(code: u16, national: &str) -> Option<(&'static phonenumber::M
 /// Côte d'Ivoire...) came back `unknown`. This applies the same rules to the right digits.
 fn classify(meta: &phonenumber::Metadata, national: &str) -> Type {
     let descriptors = meta.descriptors();
-    let matches = |kind: Type| descriptors.get(kind).is_some_and(|d| d.is_match(national));
+    let matches = |kind: Type| descriptors.get(kind).is_some_and(|d| matches_entirely(d, national));
     let special = [
         Type::PremiumRate,
         Type::TollFree,

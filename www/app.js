@@ -25,6 +25,7 @@ const PHONE_PROBLEMS = new Set(['invalid_phone', 'country_not_allowed', 'number_
 
 const CAPTCHA_BROKEN = 'The security check could not be completed. Reload the page and try again.';
 
+// The page's elements by id, as camelCase properties (send-form → ui.sendForm).
 const ui = Object.fromEntries(
   ['send-form', 'country', 'phone', 'captcha', 'send', 'check-form', 'code', 'code-hint', 'verify', 'call',
     'done', 'done-title', 'status', 'error']
@@ -39,8 +40,7 @@ const state = {
   busy: false, // a request is in flight
   waitUntil: 0, // no send (SMS or call) before this time (ms), as the guard said
   sent: null, // { phone, country, to }: where the pending code went
-  callAvailable: false,
-  done: false,
+  callAvailable: false, // the guard offered a call for the pending number
 };
 let tickTimer = 0;
 
@@ -51,8 +51,8 @@ function update() {
   clearTimeout(tickTimer);
   const msLeft = state.waitUntil - Date.now();
   const waiting = msLeft > 0;
-  const label = state.sent ? 'Resend' : 'Try again';
-  ui.send.textContent = waiting ? `${label} in ${Math.ceil(msLeft / 1000)} s` : state.sent ? 'Resend code' : 'Send code';
+  if (waiting) ui.send.textContent = `${state.sent ? 'Resend' : 'Try again'} in ${Math.ceil(msLeft / 1000)} s`;
+  else ui.send.textContent = state.sent ? 'Resend code' : 'Send code';
   ui.send.disabled = state.busy || waiting || !state.captcha;
   ui.call.hidden = !state.callAvailable;
   ui.call.disabled = state.busy || waiting;
@@ -221,7 +221,6 @@ async function checkCode() {
 }
 
 function finish() {
-  state.done = true;
   state.waitUntil = 0;
   state.callAvailable = false;
   state.captcha.remove();

@@ -85,8 +85,9 @@ const ui = (page) => ({
 
 /** Waits until the status region says exactly `text`. */
 async function statusSays(page, text) {
-  await page.getByRole('status').filter({ hasText: text }).waitFor();
-  assert.equal(await page.getByRole('status').textContent(), text);
+  const { status } = ui(page);
+  await status.filter({ hasText: text }).waitFor();
+  assert.equal(await status.textContent(), text);
 }
 
 /** Waits for the visible error, and checks it is exactly `text` and has the focus. */
