@@ -189,10 +189,10 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
                 // Over the cap if this send's weight would not fit.
                 capped |= quotas.iter().any(|q| c.count(q, now).saturating_add(*weight) > q.max.get());
             }
-            (Entry::Traffic { dest, .. }, Record::Traffic(t)) => {
-                if protected.is_none() && t.active_block(now).is_some() {
-                    protected = Some(dest.clone());
-                }
+            (Entry::Traffic { dest, .. }, Record::Traffic(t))
+                if protected.is_none() && t.active_block(now).is_some() =>
+            {
+                protected = Some(dest.clone());
             }
             _ => {}
         }

@@ -39,6 +39,9 @@ pub struct Event {
     pub decision: &'static str,
     /// `ok`, or the contract code of the refusal.
     pub reason: &'static str,
+    /// For `rate_limited`: which counter (`ip`, `subnet`, `phone`, `prefix`, `country`, `global`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'static str>,
     pub status: u16,
     /// In monitor mode: the codes the guard would have refused with, in pipeline order.
     #[serde(skip_serializing_if = "Vec::is_empty")]

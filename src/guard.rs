@@ -128,6 +128,9 @@ fn finish(result: Result<Outgoing, Reason>, mut event: Event, extra: Vec<Event>)
         Err(reason) => {
             event.decision = "block";
             event.reason = reason.code();
+            if let Reason::RateLimited { scope, .. } = &reason {
+                event.scope = Some(scope.as_str());
+            }
             event.detail = Some(reason.detail());
             Outgoing::problem(&reason)
         }

@@ -50,6 +50,9 @@ pub struct Decision {
     pub decision: &'static str,
     /// `ok`, or the contract code of the refusal.
     pub reason: &'static str,
+    /// For `rate_limited`: the scope whose quota was full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'static str>,
 }
 
 /// The report: what the policy would have blocked, what it would have cost, and which
@@ -137,7 +140,7 @@ impl<'a> Replay<'a> {
             serde_json::from_str::<TrafficEvent>(line).ok().and_then(|e| parse_utc(&e.ts).map(|ms| (e, ms)))
         else {
             self.report.invalid_lines += 1;
-            return self.count(None, Decision { decision: "block", reason: "invalid_request" }, 0);
+            return self.count(None, Decision { decision: "block", reason: "invalid_request", scope: None }, 0);
         };
         self.approve_until(at_ms);
         // Time never runs backwards, even if the file does a little.
@@ -165,16 +168,16 @@ impl<'a> Replay<'a> {
             ..Incoming::default()
         };
         let handled = self.run(&incoming);
-        let mut reason = "ok";
+        let (mut reason, mut scope) = ("ok", None);
         for e in &handled {
             if e.route == "send" {
-                reason = e.reason;
+                (reason, scope) = (e.reason, e.scope);
             }
             if let Some(p) = e.protection.as_ref().filter(|p| p.action == "engaged") {
                 *self.report.protection_engaged.entry(p.dest.clone()).or_default() += 1;
             }
         }
-        let decision = Decision { decision: if reason == "ok" { "allow" } else { "block" }, reason };
+        let decision = Decision { decision: if reason == "ok" { "allow" } else { "block" }, reason, scope };
         if decision.decision == "allow" && event.verified {
             self.approvals.push(std::cmp::Reverse((at_ms + APPROVAL_DELAY_MS, event.phone.clone())));
         }
