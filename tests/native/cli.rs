@@ -84,3 +84,52 @@ fn check_config_reports_the_bad_key() {
     let (code, out, _) = otp_guard(&["check-config", "wrangler.toml", "--secrets", ".dev.vars.example"], "");
     assert_eq!(code, 0, "the shipped wrangler.toml and dev secrets are valid: {out}");
 }
+
+/// `otp-guard replay` end to end on a small fixture: the JSON report and the decisions file.
+#[test]
+fn replay_reports_and_writes_decisions_in_input_order() {
+    let decisions = std::env::temp_dir().join(format!("otp-guard-decisions-{}.jsonl", std::process::id()));
+    let (code, out, err) = otp_guard(
+        &[
+            "replay",
+            "--config",
+            "wrangler.toml",
+            "--json",
+            "--decisions",
+            decisions.to_str().unwrap(),
+            "tests/data/replay-fixture.jsonl",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["events"], 8);
+    assert_eq!(report["invalid_lines"], 1);
+    // Allowed: the first GB send, FR, CG. Blocked: captcha, premium rate, the GB resend
+    // inside its back-off, the unreadable line, the call before any SMS.
+    assert_eq!(report["allowed"], 3, "{report}");
+    assert_eq!(report["blocked"], 5);
+    assert_eq!(report["blocked_by_reason"]["captcha_failed"], 1);
+    assert_eq!(report["blocked_by_reason"]["number_type_blocked"], 1);
+    assert_eq!(report["blocked_by_reason"]["rate_limited"], 1);
+    assert_eq!(report["blocked_by_reason"]["channel_not_allowed"], 1);
+    assert_eq!(report["verified_blocked"], 1, "the GB resend was a real user");
+    assert_eq!(report["unverified_allowed"], 1, "the CG send");
+    assert_eq!(report["estimated_cost_usd"]["with_guard"], 0.05 + 0.05 + 0.30);
+
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&decisions).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let reasons: Vec<&str> = lines.iter().map(|l| l["reason"].as_str().unwrap()).collect();
+    assert_eq!(
+        reasons,
+        ["ok", "captcha_failed", "number_type_blocked", "rate_limited", "invalid_request", "channel_not_allowed", "ok", "ok"]
+    );
+    assert!(lines.iter().all(|l| l["decision"] == if l["reason"] == "ok" { "allow" } else { "block" }));
+    assert_eq!(lines[3]["scope"], "phone");
+    std::fs::remove_file(decisions).ok();
+
+    // The summary table, for people.
+    let (code, out, _) = otp_guard(&["replay", "--config", "wrangler.toml", "tests/data/replay-fixture.jsonl"], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("real users turned away") && out.contains("estimated cost with this policy"), "{out}");
+}

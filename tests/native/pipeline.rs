@@ -458,3 +458,162 @@ fn no_log_line_holds_a_number_token_or_secret() {
     }
     assert!(all.contains("+44******3456"));
 }
+
+fn admin_get(rig: &Rig, path_and_query: &str) -> Answered {
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let incoming = Incoming {
+        method: "GET".into(),
+        path: path.into(),
+        query: query.into(),
+        authorization: Some("Bearer native-test-admin-token-0123".into()),
+        ..Incoming::default()
+    };
+    let services = Services {
+        clock: &rig.clock,
+        store: &rig.store,
+        http: &rig.http,
+        counters: KvCounters(&rig.store),
+        log: &rig.log,
+    };
+    let out = block_on(handle(Ok(&rig.config), &services, &incoming)).response;
+    let body = serde_json::from_str(&out.body).unwrap_or(Value::String(out.body.clone()));
+    Answered { status: out.status, body, headers: out.headers }
+}
+
+const PUMPING: &[(&str, &str)] =
+    &[("PUMPING_MIN_SENDS", "5"), ("PUMPING_ALLOWANCE_MIN", "0"), ("VOICE_GATE_MIN_DELAY_S", "0")];
+
+#[test]
+fn a_burst_with_no_approvals_engages_a_block_that_lifts() {
+    let rig = Rig::new(PUMPING);
+    let cg = |i: u32| format!("+2420612345{i:02}");
+    for i in 0..4 {
+        assert_eq!(rig.send_from(&format!("198.51.100.{i}"), json!({"phone": cg(i), "turnstile_token": TOKEN})).status, 202);
+        rig.clock.advance(10_000);
+    }
+    // The fifth completes the pattern: no approval at all, to a destination never seen.
+    let a = rig.send_from("198.51.100.50", json!({"phone": cg(5), "turnstile_token": TOKEN}));
+    assert_eq!((a.status, code(&a).as_str()), (503, "protection_engaged"), "{}", a.body);
+    let engaged: Vec<Event> = rig.events.borrow().iter().filter(|e| e.route == "protection").cloned().collect();
+    assert!(!engaged.is_empty());
+    let p = engaged[0].protection.clone().unwrap();
+    assert_eq!(p.action, "engaged");
+    let figures = p.figures.unwrap();
+    assert_eq!((figures.window_sends, figures.conversion_now), (5, Some(0.0)));
+    assert_eq!(rig.http.count("/Verifications"), 4, "the engaging request is not sent");
+
+    // Other destinations are not affected; this one is, from any network.
+    assert_eq!(rig.send(GB).status, 202);
+    assert_eq!(code(&rig.send_from("192.0.2.1", json!({"phone": cg(6), "turnstile_token": TOKEN}))), "protection_engaged");
+
+    // An operator lifts it...
+    let admin = |method: &str, path: &str| rig.request(method, path, None, "1.2.3.4", Some("Bearer native-test-admin-token-0123"));
+    assert_eq!(admin("DELETE", "/v1/admin/blocks/CG").status, 204);
+    assert_eq!(admin("DELETE", "/v1/admin/blocks/+24206123").status, 204);
+    assert_eq!(admin("DELETE", "/v1/admin/blocks/not-a-dest").status, 404);
+    rig.clock.advance(16 * 60_000);
+    assert_eq!(rig.send_from("192.0.2.2", json!({"phone": cg(7), "turnstile_token": TOKEN})).status, 202);
+
+    // ...and a block also lifts by itself after its cool-down.
+    let rig = Rig::new(PUMPING);
+    for i in 0..5 {
+        rig.send_from(&format!("198.51.100.{i}"), json!({"phone": cg(i), "turnstile_token": TOKEN}));
+    }
+    assert_eq!(code(&rig.send_from("192.0.2.3", json!({"phone": cg(8), "turnstile_token": TOKEN}))), "protection_engaged");
+    rig.clock.advance(31 * 60_000);
+    assert_eq!(rig.send_from("192.0.2.3", json!({"phone": cg(8), "turnstile_token": TOKEN})).status, 202);
+}
+
+#[test]
+fn a_real_surge_that_converts_is_not_blocked() {
+    let vars = [PUMPING, &[("SPEND_CAP_COUNTRY_HOURLY_USD", "100")]].concat();
+    let rig = Rig::new(&vars);
+    for i in 0..40u32 {
+        // Numbers in many blocks, as real users' are (one block would meet its prefix limit).
+        let phone = format!("+24206{i:02}34567");
+        let a = rig.send_from(&format!("198.51.{i}.1"), json!({"phone": phone, "turnstile_token": TOKEN}));
+        assert_eq!(a.status, 202, "send {i}: {}", a.body);
+        // Three in four users type their code.
+        if i % 4 != 0 {
+            let check = rig.request("POST", "/v1/verifications/check", Some(json!({"phone": phone, "code": "123456"})), "198.51.0.1", None);
+            assert_eq!(check.body["status"], "approved");
+        }
+        rig.clock.advance(5_000);
+    }
+    assert!(rig.events.borrow().iter().all(|e| e.route != "protection"));
+}
+
+#[test]
+fn the_spend_cap_refuses_new_sends_but_not_safelisted_ones() {
+    // SMS to GB are priced at the default 0.05 USD: the cap admits two an hour.
+    let rig = Rig::new(&[("SPEND_CAP_HOURLY_USD", "0.12"), ("VOICE_GATE_MIN_DELAY_S", "0")]);
+    assert_eq!(rig.send("+447400123401").status, 202);
+    assert_eq!(rig.send("+447400123402").status, 202);
+    let a = rig.send("+447400123403");
+    assert_eq!((a.status, code(&a).as_str()), (503, "protection_engaged"));
+    assert!(a.body["detail"].as_str().unwrap().contains("spend cap"));
+    let token = Some("Bearer native-test-admin-token-0123");
+    assert_eq!(rig.request("PUT", "/v1/admin/safelist/+447400123404", None, "1.2.3.4", token).status, 204);
+    assert_eq!(rig.send("+447400123404").status, 202, "safelisted numbers are exempt");
+    rig.clock.advance(3_600_000 + 360_000);
+    assert_eq!(rig.send("+447400123403").status, 202, "the window moved on");
+    // Premium destinations cost more: one SMS to +242 at 0.30 USD is over a 0.12 cap at once.
+    let rig = Rig::new(&[("SPEND_CAP_COUNTRY_HOURLY_USD", "0.12")]);
+    assert_eq!(code(&rig.send("+242061234567")), "protection_engaged");
+    assert_eq!(rig.send(GB).status, 202);
+}
+
+#[test]
+fn the_admin_api_reads_the_decision_log() {
+    let rig = Rig::new(PUMPING);
+    rig.send(GB);
+    rig.send("not a number");
+    for i in 0..6 {
+        rig.send_from(&format!("198.51.100.{i}"), json!({"phone": format!("+2420612345{i:02}"), "turnstile_token": TOKEN}));
+        rig.clock.advance(10_000);
+    }
+    // Filter and paginate: oldest first, `next_cursor` until the end.
+    let page = admin_get(&rig, "/v1/admin/events?route=send&limit=3");
+    assert_eq!(page.status, 200);
+    let events = page.body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["phone"], "+44******3456");
+    let cursor = page.body["next_cursor"].as_i64().unwrap();
+    let rest = admin_get(&rig, &format!("/v1/admin/events?route=send&limit=100&cursor={cursor}"));
+    assert_eq!(rest.body["events"].as_array().unwrap().len(), 5);
+    assert!(rest.body["next_cursor"].is_null());
+    let cg = admin_get(&rig, "/v1/admin/events?country=CG&reason=protection_engaged");
+    assert!(!cg.body["events"].as_array().unwrap().is_empty());
+    assert!(cg.body["events"].as_array().unwrap().iter().all(|e| e["country"] == "CG"));
+    let csv = admin_get(&rig, "/v1/admin/events?format=csv&route=send");
+    assert!(csv.headers.iter().any(|(k, v)| *k == "content-type" && v.starts_with("text/csv")));
+    assert_eq!(csv.body.as_str().unwrap().lines().count(), 1 + 8);
+    let ndjson = admin_get(&rig, "/v1/admin/events?format=ndjson&route=send");
+    assert_eq!(ndjson.body.as_str().unwrap().lines().count(), 8);
+    assert_eq!(admin_get(&rig, "/v1/admin/events?limit=0").status, 400);
+    assert_eq!(admin_get(&rig, "/v1/admin/events?format=xml").status, 400);
+
+    let stats = admin_get(&rig, "/v1/admin/stats");
+    assert_eq!(stats.body["countries"]["GB"]["sent"], 1);
+    assert_eq!(stats.body["countries"]["CG"]["sent"], 4);
+    assert_eq!(stats.body["reasons"]["invalid_phone"], 1);
+    assert_eq!(stats.body["estimated_spend_usd"]["last_hour"], 0.05 + 4.0 * 0.30);
+    let blocks = stats.body["active_blocks"].as_array().unwrap();
+    assert!(blocks.iter().any(|b| b["dest"] == "CG"), "{}", stats.body);
+
+    let incidents = admin_get(&rig, "/v1/admin/incidents");
+    let list = incidents.body["incidents"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{}", incidents.body);
+    let incident = &list[0];
+    assert!(incident["destinations"].as_array().unwrap().contains(&json!("CG")));
+    assert_eq!(incident["sends"], 4);
+    assert_eq!(incident["conversion_during"], 0.0);
+    assert!((incident["estimated_cost_usd"].as_f64().unwrap() - 1.2).abs() < 1e-9);
+    assert!(incident["actions"].as_array().unwrap().iter().any(|a| a["action"] == "engaged"));
+
+    // Lifting is logged too, and the block is no longer active.
+    rig.request("DELETE", "/v1/admin/blocks/CG", None, "1.2.3.4", Some("Bearer native-test-admin-token-0123"));
+    rig.request("DELETE", "/v1/admin/blocks/+24206123", None, "1.2.3.4", Some("Bearer native-test-admin-token-0123"));
+    let stats = admin_get(&rig, "/v1/admin/stats");
+    assert!(stats.body["active_blocks"].as_array().unwrap().is_empty(), "{}", stats.body);
+}

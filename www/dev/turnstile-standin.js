@@ -58,10 +58,10 @@
     return element;
   }
 
+  /** Calls the widget's callback `name` ('callback', 'expired-callback', ...) if it has one. */
   function call(widget, name, ...args) {
     const fn = widget.params[name];
-    if (typeof fn === 'function') return fn(...args);
-    return undefined;
+    if (typeof fn === 'function') fn(...args);
   }
 
   // The checkbox row has an inline `display`, which would override the `hidden` attribute.
