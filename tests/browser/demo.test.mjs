@@ -12,15 +12,13 @@ import http from 'node:http';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { buildWorker, DUMMY_TOKEN, ROOT, startGuard } from '../e2e/harness.mjs';
+// LOCAL_TURNSTILE_SECRET: the siteverify stand-in's local mode accepts the local widget's
+// "ok:<hostname>:<action>" tokens once each and refuses anything else (403 captcha_failed).
+import { buildWorker, DUMMY_TOKEN, LOCAL_TURNSTILE_SECRET, ROOT, startGuard } from '../e2e/harness.mjs';
 import { createClient, ERROR_CODES, formatWait, messageFor, OtpGuardError } from '../../www/otp-guard.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = join(ROOT, 'docs/screenshots');
-// The secret harness.mjs gives the siteverify stand-in for its local mode: it accepts the
-// local widget's "ok:<hostname>:<action>" tokens once each, and refuses anything else with
-// invalid-input-response, which the worker answers with 403 captcha_failed.
-const LOCAL_TURNSTILE_SECRET = 'local-turnstile-secret';
 // Every test number shares a prefix and every request comes from 127.0.0.1: lift the
 // per-IP, per-network and per-prefix quotas so that only the limits under test apply.
 const ROOMY_LIMITS = { LIMITS_IP: '1000/1h', LIMITS_SUBNET: '1000/1h', LIMITS_PREFIX: '1000/1h' };

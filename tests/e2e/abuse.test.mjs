@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_TOKEN, buildWorker, DUMMY_TOKEN, FAIL_SECRET, ROOT, SPENT_SECRET, startGuard } from './harness.mjs';
+import { ADMIN_TOKEN, buildWorker, DUMMY_TOKEN, FAIL_SECRET, LOCAL_TURNSTILE_SECRET, ROOT, SPENT_SECRET, startGuard } from './harness.mjs';
 
 before(() => buildWorker());
 
@@ -86,7 +86,7 @@ describe('Turnstile outcomes', () => {
 
   test('hostname and action checks, single use, idempotent retry, siteverify down', async () => {
     const guard = await startGuard({
-      secrets: { TURNSTILE_SECRET_KEY: 'local-turnstile-secret' },
+      secrets: { TURNSTILE_SECRET_KEY: LOCAL_TURNSTILE_SECRET },
       vars: { TURNSTILE_HOSTNAMES: 'app.example.com', TURNSTILE_ACTION: 'signup', VOICE_GATE_MIN_DELAY_S: '0' },
     });
     try {

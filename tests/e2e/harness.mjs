@@ -25,6 +25,8 @@ export const PASS_SECRET = '1x0000000000000000000000000000000AA';
 export const FAIL_SECRET = '2x0000000000000000000000000000000AA';
 export const SPENT_SECRET = '3x0000000000000000000000000000000AA';
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
+/** The Turnstile stand-in's own secret: tokens `ok:<hostname>:<action>` pass once, `fail` fails. */
+export const LOCAL_TURNSTILE_SECRET = 'local-turnstile-secret';
 
 /** The fixture secrets every stack runs with (they match the stand-ins, nothing else). */
 export const SECRETS = {
@@ -64,7 +66,7 @@ export async function startGuard({ vars = {}, secrets = {} } = {}) {
     accountSid: SECRETS.TWILIO_ACCOUNT_SID, authToken: SECRETS.TWILIO_AUTH_TOKEN,
     serviceSid: SECRETS.TWILIO_VERIFY_SERVICE_SID,
   });
-  const turnstile = await startTurnstileStandin({ port: 0, log: () => {}, secretKey: 'local-turnstile-secret' });
+  const turnstile = await startTurnstileStandin({ port: 0, log: () => {}, secretKey: LOCAL_TURNSTILE_SECRET });
   const twilioDirect = `http://127.0.0.1:${twilio.address().port}`;
   const turnstileBase = `http://127.0.0.1:${turnstile.address().port}`;
   const prism = await startPrism(twilioDirect);
@@ -84,7 +86,7 @@ export async function startGuard({ vars = {}, secrets = {} } = {}) {
   for (const [key, value] of Object.entries(allVars)) args.push('--var', `${key}:${value}`);
   const worker = spawn(process.execPath, args, {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' },
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1', OTP_GUARD_PREBUILT: '1' },
   });
   let log = '';
   worker.stdout.on('data', (c) => { log += c; });

@@ -8,11 +8,11 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DUMMY_TOKEN, FAIL_SECRET, LOG_DIR, PASS_SECRET, SECRETS, SPENT_SECRET } from './harness.mjs';
+import { DUMMY_TOKEN, FAIL_SECRET, LOCAL_TURNSTILE_SECRET, LOG_DIR, PASS_SECRET, SECRETS, SPENT_SECRET } from './harness.mjs';
 
 const FORBIDDEN = [
   ...Object.values(SECRETS),
-  PASS_SECRET, FAIL_SECRET, SPENT_SECRET, 'local-turnstile-secret',
+  PASS_SECRET, FAIL_SECRET, SPENT_SECRET, LOCAL_TURNSTILE_SECRET,
   DUMMY_TOKEN, 'ok:app.example.com', 'Basic ',
 ];
 // A phone number in clear: a + and 7 or more digits in a row (masked ones have stars).

@@ -1,0 +1,107 @@
+// Automatic pumping protection end to end: a burst with no approvals engages a block that
+// answers 503, the decision log in D1 shows it through the admin API (events filtered and
+// paginated, stats, incidents), and an operator lifts it.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ADMIN_TOKEN, buildWorker, DUMMY_TOKEN, startGuard } from './harness.mjs';
+
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const send = (guard, phone, ip) =>
+  guard.call('POST', '/v1/verifications', { body: { phone, turnstile_token: DUMMY_TOKEN }, headers: { 'cf-connecting-ip': ip } });
+const admin = (guard, method, path) => guard.call(method, path, { headers: auth });
+
+/** Polls `fn` until it returns a truthy value (the log is written after each response). */
+async function eventually(fn, what) {
+  for (let i = 0; i < 50; i++) {
+    const value = await fn();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+describe('pumping protection and the decision log', { concurrency: false }, () => {
+  let guard;
+  before(async () => {
+    buildWorker();
+    guard = await startGuard({
+      vars: { PUMPING_MIN_SENDS: '5', PUMPING_ALLOWANCE_MIN: '0', VOICE_GATE_MIN_DELAY_S: '0', SPEND_CAP_COUNTRY_HOURLY_USD: '100' },
+    });
+  });
+  after(() => guard?.stop());
+
+  test('a burst to one destination with no approvals engages a block', async () => {
+    assert.equal((await send(guard, '+447400123456', '203.0.113.1')).status, 202);
+    const statuses = [];
+    for (let i = 0; i < 8; i++) statuses.push((await send(guard, `+24206${String(i).padStart(2, '0')}34567`, `198.51.100.${i}`)).status);
+    assert.deepEqual(statuses, [202, 202, 202, 202, 503, 503, 503, 503]);
+    const refused = await send(guard, '+242069934567', '192.0.2.77');
+    assert.equal(refused.body.code, 'protection_engaged');
+    assert.match(refused.headers.get('content-type'), /problem\+json/);
+    assert.equal((await send(guard, '+447400123457', '203.0.113.2')).status, 202, 'other destinations flow');
+    const sent = (await guard.twilioRequests()).map((r) => r.params.To);
+    assert.equal(sent.filter((to) => to.startsWith('+242')).length, 4);
+    const engaged = guard.events().filter((e) => e.route === 'protection');
+    assert.ok(engaged.some((e) => e.protection.dest === 'CG' && e.protection.figures.window_sends === 5), JSON.stringify(engaged));
+  });
+
+  test('events: filtered, paginated, exported', async () => {
+    const all = await eventually(async () => {
+      const res = await admin(guard, 'GET', '/v1/admin/events?route=send&limit=500');
+      return res.body.events?.length >= 11 && res.body.events;
+    }, 'all sends in D1');
+    assert.equal(all.length, 11);
+    const numbers = (await guard.twilioRequests()).map((r) => r.params.To);
+    const dump = JSON.stringify(all);
+    assert.ok(numbers.length > 0 && numbers.every((n) => !dump.includes(n) && !dump.includes(n.slice(1))), 'no full number in the log');
+    const page1 = await admin(guard, 'GET', '/v1/admin/events?route=send&limit=4');
+    assert.equal(page1.body.events.length, 4);
+    const page2 = await admin(guard, 'GET', `/v1/admin/events?route=send&limit=4&cursor=${page1.body.next_cursor}`);
+    assert.equal(page2.body.events[0].id > page1.body.events[3].id, true);
+    const blocked = await admin(guard, 'GET', '/v1/admin/events?route=send&country=CG&reason=protection_engaged');
+    assert.equal(blocked.body.events.length, 5);
+    assert.ok(blocked.body.events.every((e) => e.country === 'CG' && e.status === 503));
+    const csv = await admin(guard, 'GET', '/v1/admin/events?format=csv&country=CG&route=send');
+    assert.match(csv.headers.get('content-type'), /^text\/csv/);
+    assert.equal(csv.body.trim().split('\n').length, 1 + 9);
+    const ndjson = await admin(guard, 'GET', '/v1/admin/events?format=ndjson&route=protection');
+    assert.ok(ndjson.body.trim().split('\n').map((l) => JSON.parse(l)).every((e) => e.route === 'protection'));
+    assert.equal((await admin(guard, 'GET', '/v1/admin/events?limit=99999')).status, 400);
+    assert.equal((await guard.call('GET', '/v1/admin/events')).status, 401);
+  });
+
+  test('stats and incidents', async () => {
+    const stats = await admin(guard, 'GET', '/v1/admin/stats');
+    assert.equal(stats.status, 200);
+    assert.equal(stats.body.countries.CG.sent, 4);
+    assert.equal(stats.body.countries.CG.blocked, 5);
+    assert.equal(stats.body.countries.GB.sent, 2);
+    assert.equal(stats.body.reasons.protection_engaged, 5);
+    assert.ok(stats.body.active_blocks.some((b) => b.dest === 'CG'));
+    assert.ok(stats.body.estimated_spend_usd.last_hour > 1.2);
+
+    const { incidents } = (await admin(guard, 'GET', '/v1/admin/incidents')).body;
+    assert.equal(incidents.length, 1);
+    const [incident] = incidents;
+    assert.ok(incident.destinations.includes('CG'));
+    assert.equal(incident.sends, 4);
+    assert.equal(incident.refused, 5);
+    assert.equal(incident.conversion_during, 0);
+    assert.ok(incident.actions.some((a) => a.action === 'engaged' && a.figures.window_sends === 5));
+    assert.ok(incident.start <= incident.end);
+  });
+
+  test('an operator lifts the block', async () => {
+    assert.equal((await admin(guard, 'DELETE', '/v1/admin/blocks/CG')).status, 204);
+    const prefixes = guard.events().filter((e) => e.route === 'protection' && e.protection.action === 'engaged').map((e) => e.protection.dest);
+    for (const dest of prefixes.filter((d) => d.startsWith('+'))) {
+      assert.equal((await admin(guard, 'DELETE', `/v1/admin/blocks/${encodeURIComponent(dest)}`)).status, 204);
+    }
+    const stats = await eventually(async () => {
+      const res = await admin(guard, 'GET', '/v1/admin/stats');
+      return res.body.active_blocks.length === 0 && res.body;
+    }, 'no active block');
+    assert.deepEqual(stats.active_blocks, []);
+  });
+});
