@@ -46,6 +46,7 @@ def main():
     p.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "otp-guard"))
     p.add_argument("--json", action="store_true")
     p.add_argument("--only")
+    p.add_argument("--check", action="store_true", help="fail unless every scenario meets the targets")
     a = p.parse_args()
     rows = [score(a.bin, a.config, n) for n in SCENARIOS if not a.only or n == a.only]
     if a.json:
@@ -59,6 +60,28 @@ def main():
               f"{fmt(r['real_users_turned_away_pct'])} | {fmt(r['cost_saved_pct'])} | {r['replay_seconds']} s |")
     for r in rows:
         print(f"{r['scenario']}: blocked by reason {r['blocked_by_reason']}; engaged {r['protection_engaged']}", file=sys.stderr)
+    if a.check:
+        failures = check(rows)
+        for f in failures:
+            print("TARGET MISSED:", f, file=sys.stderr)
+        if failures:
+            sys.exit(1)
+
+
+# The targets: at least 95% of attack sends blocked, at most 1% of real users turned away.
+# slow-spread's attack target is a known, stated miss (README, "Replay"): its events look
+# like real users one by one, so only the false-positive bound is held there.
+KNOWN_MISSES = {("slow-spread", "attack_blocked_pct")}
+
+
+def check(rows):
+    failures = []
+    for r in rows:
+        if r["attack"] and r["attack_blocked_pct"] < 95 and (r["scenario"], "attack_blocked_pct") not in KNOWN_MISSES:
+            failures.append(f"{r['scenario']}: {r['attack_blocked_pct']}% of attack sends blocked (target 95%)")
+        if r["real_users_turned_away_pct"] is not None and r["real_users_turned_away_pct"] > 1:
+            failures.append(f"{r['scenario']}: {r['real_users_turned_away_pct']}% of real users turned away (target 1%)")
+    return failures
 
 
 if __name__ == "__main__":
