@@ -36,6 +36,10 @@ pub enum Route {
         list: List,
         entry: String,
     },
+    /// `GET /v1/admin/{safelist|blocklist}`: the entries.
+    List {
+        list: List,
+    },
     /// `GET /v1/admin/events`.
     Events,
     /// `GET /v1/admin/stats`.
@@ -56,6 +60,8 @@ pub fn route(path: &str) -> Route {
         "events" => return Route::Events,
         "stats" => return Route::Stats,
         "incidents" => return Route::Incidents,
+        "safelist" => return Route::List { list: List::Safe },
+        "blocklist" => return Route::List { list: List::Block },
         _ => {}
     }
     let mut parts = rest.splitn(2, '/');
@@ -146,9 +152,10 @@ mod tests {
         assert_eq!(route("/v1/admin/blocks/%2B24206"), Route::Block { dest: "+24206".into() });
         assert_eq!(route("/v1/admin/blocks/cg"), Route::Unknown);
         assert_eq!(route("/v1/admin/blocks/ZZ"), Route::Unknown);
+        assert_eq!(route("/v1/admin/safelist"), Route::List { list: List::Safe });
+        assert_eq!(route("/v1/admin/blocklist"), Route::List { list: List::Block });
         for unknown in [
             "/v1/admin/",
-            "/v1/admin/safelist",
             "/v1/admin/safelist/",
             "/v1/admin/other/+1",
             "/v1/admin/blocklist/%zz",

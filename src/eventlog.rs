@@ -398,11 +398,22 @@ pub fn stats(rows: &[Row], now_ms: u64) -> Value {
         spend: f64,
     }
     let mut countries: BTreeMap<String, Dest> = BTreeMap::new();
+    // Hourly series per country, for the dashboard's charts: hour → country → counts.
+    let mut series: BTreeMap<String, BTreeMap<String, [u64; 3]>> = BTreeMap::new();
     let mut channels: BTreeMap<String, u64> = BTreeMap::new();
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     let (mut spend_hour, mut spend_day) = (0.0, 0.0);
     for r in rows.iter().filter(|r| r.route == "send" || r.route == "check") {
-        let d = countries.entry(r.country.clone().unwrap_or_else(|| "unknown".into())).or_default();
+        let country = r.country.clone().unwrap_or_else(|| "unknown".into());
+        let hour = format!("{}:00:00Z", r.time.get(..13).unwrap_or(""));
+        let point = series.entry(hour).or_default().entry(country.clone()).or_default();
+        match (r.route.as_str(), r.decision.as_str()) {
+            ("send", "allow") => point[0] += 1,
+            ("send", _) => point[1] += 1,
+            _ if r.is_approval() => point[2] += 1,
+            _ => {}
+        }
+        let d = countries.entry(country).or_default();
         if r.route == "send" {
             d.requests += 1;
             *reasons.entry(r.reason.clone()).or_default() += 1;
@@ -447,6 +458,12 @@ pub fn stats(rows: &[Row], now_ms: u64) -> Value {
         "channels": channels,
         "reasons": reasons,
         "estimated_spend_usd": {"last_hour": round(spend_hour), "last_day": round(spend_day)},
+        "series": series.into_iter().map(|(hour, per_country)| json!({
+            "hour": hour,
+            "countries": per_country.into_iter().map(|(c, [sent, blocked, approved])| {
+                (c, json!({"sent": sent, "blocked": blocked, "approved": approved}))
+            }).collect::<BTreeMap<_, _>>(),
+        })).collect::<Vec<_>>(),
         "active_blocks": active_blocks(rows, now_ms),
     })
 }

@@ -359,6 +359,10 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
             admin::Route::Unknown => return Err(Reason::NotFound("no such admin route".into())),
             admin::Route::Block { dest } if incoming.method == "DELETE" => return self.lift(&dest).await,
             admin::Route::Block { .. } => return Err(Reason::MethodNotAllowed { allow: "DELETE" }),
+            admin::Route::List { list } if incoming.method == "GET" || incoming.method == "HEAD" => {
+                let entries = lists::entries(&self.services.store, list).await.map_err(|_| store_failed())?;
+                return Ok(Outgoing::json(200, &json!({"entries": entries})));
+            }
             route if incoming.method != "GET" && incoming.method != "HEAD" => {
                 let _ = route;
                 return Err(Reason::MethodNotAllowed { allow: "GET, HEAD" });
@@ -409,7 +413,18 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
         q.since_ms = q.since_ms.or(Some(now.saturating_sub(86_400_000)));
         let rows = self.services.log.query(&q).await.map_err(log_failed)?;
         let body = match route {
-            admin::Route::Stats => eventlog::stats(&rows, now),
+            admin::Route::Stats => {
+                let mut stats = eventlog::stats(&rows, now);
+                let cap = |quotas: &[Quota], window_s: u32| {
+                    quotas.iter().find(|q| q.window_s.get() == window_s).map(|q| mills_to_usd(u64::from(q.max.get())))
+                };
+                let caps = &self.config.spend_caps;
+                stats["spend_caps_usd"] = json!({
+                    "hourly": cap(&caps.global, 3600), "daily": cap(&caps.global, 86_400),
+                    "country_hourly": cap(&caps.country, 3600), "country_daily": cap(&caps.country, 86_400),
+                });
+                stats
+            }
             _ => eventlog::incidents(&rows, self.config.detector.window_min),
         };
         Ok(Outgoing::json(200, &body))

@@ -104,6 +104,26 @@ pub async fn add<S: Store>(
     store.put(&target_key(list, hash_key, target), &value, ENTRY_TTL_S).await
 }
 
+/// The entries of a list as the dashboard shows them: `{"entry","added","kind"}`, numbers
+/// masked (removing one takes the number itself, as adding it did).
+pub async fn entries<S: Store>(store: &S, list: List) -> Result<Vec<serde_json::Value>, StoreFault> {
+    let prefixes: &[&str] = match list {
+        List::Safe => &["safe:"],
+        List::Block => &["block:", "blockp:"],
+    };
+    let mut out = Vec::new();
+    for prefix in prefixes {
+        let keys = store.keys(prefix, 1000).await?;
+        let values = store.get_many(&keys).await?;
+        for value in values.into_iter().flatten() {
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(&value) else { continue };
+            let kind = if *prefix == "blockp:" { "prefix" } else { "number" };
+            out.push(json!({"entry": value["entry"], "added": value["added"], "kind": kind}));
+        }
+    }
+    Ok(out)
+}
+
 pub async fn remove<S: Store>(store: &S, hash_key: &str, list: List, target: &Target) -> Result<(), StoreFault> {
     store.delete(&target_key(list, hash_key, target)).await
 }

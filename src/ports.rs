@@ -39,6 +39,8 @@ pub trait Store {
     }
     async fn put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), StoreFault>;
     async fn delete(&self, key: &str) -> Result<(), StoreFault>;
+    /// Keys starting with `prefix`, at most `limit` (for the admin API's list views).
+    async fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreFault>;
 }
 
 /// An HTTP request the core wants sent. The body is form- or JSON-encoded by the core.
@@ -102,6 +104,9 @@ impl<T: Store + ?Sized> Store for &T {
     }
     async fn delete(&self, key: &str) -> Result<(), StoreFault> {
         (**self).delete(key).await
+    }
+    async fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreFault> {
+        (**self).keys(prefix, limit).await
     }
 }
 
@@ -177,6 +182,11 @@ pub mod memory {
             self.call()?;
             self.map.borrow_mut().remove(key);
             Ok(())
+        }
+
+        async fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreFault> {
+            self.call()?;
+            Ok(self.map.borrow().keys().filter(|k| k.starts_with(prefix)).take(limit).cloned().collect())
         }
     }
 

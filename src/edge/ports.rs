@@ -52,6 +52,12 @@ impl Store for KvStore {
     async fn delete(&self, key: &str) -> Result<(), StoreFault> {
         self.kv()?.delete(key).await.map_err(|e| StoreFault(e.to_string()))
     }
+
+    async fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreFault> {
+        let list = self.kv()?.list().prefix(prefix.to_owned()).limit(limit.min(1000) as u64);
+        let listed = list.execute().await.map_err(|e| StoreFault(e.to_string()))?;
+        Ok(listed.keys.into_iter().map(|k| k.name).collect())
+    }
 }
 
 /// `fetch`, raced against a timer; the loser is aborted. Never retries.

@@ -122,7 +122,16 @@ fn replay_reports_and_writes_decisions_in_input_order() {
     let reasons: Vec<&str> = lines.iter().map(|l| l["reason"].as_str().unwrap()).collect();
     assert_eq!(
         reasons,
-        ["ok", "captcha_failed", "number_type_blocked", "rate_limited", "invalid_request", "channel_not_allowed", "ok", "ok"]
+        [
+            "ok",
+            "captcha_failed",
+            "number_type_blocked",
+            "rate_limited",
+            "invalid_request",
+            "channel_not_allowed",
+            "ok",
+            "ok"
+        ]
     );
     assert!(lines.iter().all(|l| l["decision"] == if l["reason"] == "ok" { "allow" } else { "block" }));
     assert_eq!(lines[3]["scope"], "phone");

@@ -416,6 +416,13 @@ fn lists_through_the_admin_api() {
     assert_eq!(code(&rig.send(GB)), "rate_limited", "but not the rate limits");
 
     assert_eq!(admin("PUT", "/v1/admin/blocklist/+44740012", token).status, 204);
+    let listed = rig.request("GET", "/v1/admin/blocklist", None, "203.0.113.7", token);
+    assert_eq!(
+        listed.body["entries"],
+        json!([{"entry": "+44740012", "added": "2026-01-01T00:01:00.000Z", "kind": "prefix"}])
+    );
+    let safe = rig.request("GET", "/v1/admin/safelist", None, "203.0.113.7", token);
+    assert_eq!(safe.body["entries"][0]["entry"], "+44******3456", "listed masked");
     assert_eq!(code(&rig.send(GB)), "blocklisted", "a blocklisted prefix wins over the safelist");
     assert_eq!(admin("DELETE", "/v1/admin/blocklist/+44740012", token).status, 204);
     assert_eq!(admin("DELETE", "/v1/admin/safelist/+447400123456", token).status, 204);
@@ -488,7 +495,10 @@ fn a_burst_with_no_approvals_engages_a_block_that_lifts() {
     let rig = Rig::new(PUMPING);
     let cg = |i: u32| format!("+2420612345{i:02}");
     for i in 0..4 {
-        assert_eq!(rig.send_from(&format!("198.51.100.{i}"), json!({"phone": cg(i), "turnstile_token": TOKEN})).status, 202);
+        assert_eq!(
+            rig.send_from(&format!("198.51.100.{i}"), json!({"phone": cg(i), "turnstile_token": TOKEN})).status,
+            202
+        );
         rig.clock.advance(10_000);
     }
     // The fifth completes the pattern: no approval at all, to a destination never seen.
@@ -504,10 +514,15 @@ fn a_burst_with_no_approvals_engages_a_block_that_lifts() {
 
     // Other destinations are not affected; this one is, from any network.
     assert_eq!(rig.send(GB).status, 202);
-    assert_eq!(code(&rig.send_from("192.0.2.1", json!({"phone": cg(6), "turnstile_token": TOKEN}))), "protection_engaged");
+    assert_eq!(
+        code(&rig.send_from("192.0.2.1", json!({"phone": cg(6), "turnstile_token": TOKEN}))),
+        "protection_engaged"
+    );
 
     // An operator lifts it...
-    let admin = |method: &str, path: &str| rig.request(method, path, None, "1.2.3.4", Some("Bearer native-test-admin-token-0123"));
+    let admin = |method: &str, path: &str| {
+        rig.request(method, path, None, "1.2.3.4", Some("Bearer native-test-admin-token-0123"))
+    };
     assert_eq!(admin("DELETE", "/v1/admin/blocks/CG").status, 204);
     assert_eq!(admin("DELETE", "/v1/admin/blocks/+24206123").status, 204);
     assert_eq!(admin("DELETE", "/v1/admin/blocks/not-a-dest").status, 404);
@@ -519,7 +534,10 @@ fn a_burst_with_no_approvals_engages_a_block_that_lifts() {
     for i in 0..5 {
         rig.send_from(&format!("198.51.100.{i}"), json!({"phone": cg(i), "turnstile_token": TOKEN}));
     }
-    assert_eq!(code(&rig.send_from("192.0.2.3", json!({"phone": cg(8), "turnstile_token": TOKEN}))), "protection_engaged");
+    assert_eq!(
+        code(&rig.send_from("192.0.2.3", json!({"phone": cg(8), "turnstile_token": TOKEN}))),
+        "protection_engaged"
+    );
     rig.clock.advance(31 * 60_000);
     assert_eq!(rig.send_from("192.0.2.3", json!({"phone": cg(8), "turnstile_token": TOKEN})).status, 202);
 }
@@ -535,7 +553,13 @@ fn a_real_surge_that_converts_is_not_blocked() {
         assert_eq!(a.status, 202, "send {i}: {}", a.body);
         // Three in four users type their code.
         if i % 4 != 0 {
-            let check = rig.request("POST", "/v1/verifications/check", Some(json!({"phone": phone, "code": "123456"})), "198.51.0.1", None);
+            let check = rig.request(
+                "POST",
+                "/v1/verifications/check",
+                Some(json!({"phone": phone, "code": "123456"})),
+                "198.51.0.1",
+                None,
+            );
             assert_eq!(check.body["status"], "approved");
         }
         rig.clock.advance(5_000);
@@ -569,7 +593,10 @@ fn the_admin_api_reads_the_decision_log() {
     rig.send(GB);
     rig.send("not a number");
     for i in 0..6 {
-        rig.send_from(&format!("198.51.100.{i}"), json!({"phone": format!("+2420612345{i:02}"), "turnstile_token": TOKEN}));
+        rig.send_from(
+            &format!("198.51.100.{i}"),
+            json!({"phone": format!("+2420612345{i:02}"), "turnstile_token": TOKEN}),
+        );
         rig.clock.advance(10_000);
     }
     // Filter and paginate: oldest first, `next_cursor` until the end.
@@ -595,6 +622,10 @@ fn the_admin_api_reads_the_decision_log() {
 
     let stats = admin_get(&rig, "/v1/admin/stats");
     assert_eq!(stats.body["countries"]["GB"]["sent"], 1);
+    let hour = &stats.body["series"][0];
+    assert_eq!(hour["hour"], "2026-01-01T00:00:00Z");
+    assert_eq!(hour["countries"]["CG"]["sent"], 4);
+    assert_eq!(stats.body["spend_caps_usd"]["hourly"], 50.0);
     assert_eq!(stats.body["countries"]["CG"]["sent"], 4);
     assert_eq!(stats.body["reasons"]["invalid_phone"], 1);
     assert_eq!(stats.body["estimated_spend_usd"]["last_hour"], 0.05 + 4.0 * 0.30);
