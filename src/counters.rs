@@ -315,25 +315,150 @@ pub trait Counters {
     async fn run(&self, op: &Op) -> Result<Tally, StoreFault>;
 }
 
+/// Shards of a hot record in KV mode.
+pub const HOT_SHARDS: u64 = 8;
+
+/// Whether `key` is written by sends to many numbers at once (global, per-country, and
+/// per-country traffic), and so would meet KV's one-write-per-second-per-key limit.
+fn is_hot(key: &str) -> bool {
+    key == "n:global"
+        || key == "s:global"
+        || key.starts_with("n:country:")
+        || key.starts_with("s:country:")
+        || (key.starts_with("t:") && !key.starts_with("t:+"))
+}
+
 /// Counters in a [`Store`] (Workers KV on the edge, memory in tests and replay): one bulk
 /// read, then the changed records written back. Not atomic across concurrent requests.
+///
+/// Records every send touches (the global counters, each country's) are split into
+/// [`HOT_SHARDS`] keys: a read sums the shards, a write goes to one of them (chosen by the
+/// time), so the busiest key takes an eighth of the writes. KV allows about one write per
+/// second per key; sharded, the guard's busiest keys stay under that up to ~8 sends a
+/// second. Above that, choose the Durable Object backend.
 #[derive(Debug)]
 pub struct KvCounters<'a, S>(pub &'a S);
 
 impl<S: Store> Counters for KvCounters<'_, S> {
     async fn run(&self, op: &Op) -> Result<Tally, StoreFault> {
-        let keys: Vec<String> = op.entries.iter().map(|e| e.key().to_owned()).collect();
+        // Every key to read: a record's own key, or all its shards.
+        let shard_keys = |key: &str| -> Vec<String> {
+            if is_hot(key) {
+                (0..HOT_SHARDS).map(|i| format!("{key}#{i}")).collect()
+            } else {
+                vec![key.to_owned()]
+            }
+        };
+        let keys: Vec<String> = op.entries.iter().flat_map(|e| shard_keys(e.key())).collect();
         let values = self.0.get_many(&keys).await?;
-        let records: HashMap<&str, String> =
+        let stored: HashMap<&str, String> =
             keys.iter().zip(values).filter_map(|(k, v)| Some((k.as_str(), v?))).collect();
-        let (tally, writes) = apply(op, |key| records.get(key).cloned());
+        let merged: HashMap<&str, Option<String>> = op
+            .entries
+            .iter()
+            .map(|e| {
+                let key = e.key();
+                let value = if is_hot(key) {
+                    let shards: Vec<Option<&String>> = shard_keys(key).iter().map(|k| stored.get(k.as_str())).collect();
+                    merge_shards(e, &shards)
+                } else {
+                    stored.get(key).cloned()
+                };
+                (key, value)
+            })
+            .collect();
+        let (tally, writes) = apply(op, |key| merged.get(key).cloned().flatten());
+        let shard = op.now_ms % HOT_SHARDS;
         for write in writes {
-            match write.value {
-                Some(value) => self.0.put(&write.key, &value, write.ttl_s).await?,
-                None => self.0.delete(&write.key).await?,
+            let entry = op.entries.iter().find(|e| e.key() == write.key).expect("writes are for entries");
+            if !is_hot(&write.key) {
+                match write.value {
+                    Some(value) => self.0.put(&write.key, &value, write.ttl_s).await?,
+                    None => self.0.delete(&write.key).await?,
+                }
+                continue;
+            }
+            // A hot record: write the change to one shard; a lifted block is cleared from all.
+            let before = merged.get(write.key.as_str()).cloned().flatten();
+            let lifted = matches!(op.action, Action::Lift);
+            for (i, shard_key) in shard_keys(&write.key).iter().enumerate() {
+                if i as u64 != shard && !lifted {
+                    continue;
+                }
+                let own = stored.get(shard_key.as_str()).cloned();
+                let delta = if i as u64 == shard { Some((before.as_deref(), write.value.as_deref())) } else { None };
+                match shard_update(entry, own.as_deref(), delta, lifted) {
+                    Some(value) => self.0.put(shard_key, &value, write.ttl_s).await?,
+                    None if own.is_some() => self.0.delete(shard_key).await?,
+                    None => {}
+                }
             }
         }
         Ok(tally)
+    }
+}
+
+/// The sum of a hot record's shards, as one record.
+fn merge_shards(entry: &Entry, shards: &[Option<&String>]) -> Option<String> {
+    let present: Vec<&String> = shards.iter().flatten().copied().collect();
+    if present.is_empty() {
+        return None;
+    }
+    match entry {
+        Entry::Traffic { .. } => {
+            let mut total = Traffic::default();
+            for raw in present {
+                total.merge(&serde_json::from_str(raw).unwrap_or_default(), 1);
+            }
+            serde_json::to_string(&total).ok()
+        }
+        _ => {
+            let mut total = Counter::default();
+            for raw in present {
+                total.merge(&serde_json::from_str(raw).unwrap_or_default(), 1);
+            }
+            serde_json::to_string(&total).ok()
+        }
+    }
+}
+
+/// One shard's new value: its own record plus (after − before) of the merged record,
+/// and without a block when `lifted`. `None`: nothing left to keep.
+fn shard_update(
+    entry: &Entry,
+    own: Option<&str>,
+    delta: Option<(Option<&str>, Option<&str>)>,
+    lifted: bool,
+) -> Option<String> {
+    fn parse<T: serde::de::DeserializeOwned + Default>(raw: Option<&str>) -> T {
+        raw.and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default()
+    }
+    match entry {
+        Entry::Traffic { .. } => {
+            let mut t: Traffic = parse(own);
+            if let Some((before, after)) = delta {
+                let (before, after): (Traffic, Traffic) = (parse(before), parse(after));
+                t.merge(&after, 1);
+                t.merge(&before, -1);
+                // A block engaged by this operation lands in this shard.
+                if after.block.is_some() && after.block != before.block {
+                    t.block = after.block;
+                }
+            }
+            if lifted {
+                t.lift();
+            }
+            (!t.is_empty()).then(|| serde_json::to_string(&t).unwrap_or_default())
+        }
+        _ => {
+            let mut c: Counter = parse(own);
+            if let Some((before, after)) = delta {
+                let (before, after): (Counter, Counter) = (parse(before), parse(after));
+                c.merge(&after, 1);
+                c.merge(&before, -1);
+            }
+            (!c.is_empty()).then(|| serde_json::to_string(&c).unwrap_or_default())
+        }
     }
 }
 
@@ -415,6 +540,28 @@ mod tests {
         let v =
             block_on(counters.run(&op(Action::Check, 10_000, &[sms, limit(Scope::Ip, "ip", "1/1s")]))).unwrap().verdict;
         assert_eq!(v, Verdict::Limited { scope: Scope::Phone, retry_after_s: 20 });
+    }
+
+    #[test]
+    fn hot_records_are_sharded_and_still_exact_in_sequence() {
+        let store = MemoryStore::default();
+        let counters = KvCounters(&store);
+        let entries = [limit(Scope::Global, "n:global", "5/1h"), limit(Scope::Ip, "n:ip:1", "100/1h")];
+        let mut admitted = 0;
+        for i in 0..20u64 {
+            let t = block_on(counters.run(&op(Action::Reserve { force: false }, 1_000_000 + i * 7, &entries))).unwrap();
+            admitted += u32::from(t.verdict == Verdict::Admit);
+        }
+        assert_eq!(admitted, 5, "the shards add up to the quota");
+        let snapshot = store.snapshot();
+        let shards = snapshot.keys().filter(|k| k.starts_with("n:global#")).count();
+        assert!(shards > 1, "writes were spread over shards: {snapshot:?}");
+        assert!(!snapshot.contains_key("n:global"));
+        assert!(snapshot.contains_key("n:ip:1"), "cold keys are not sharded");
+        // A release takes the reservation back from the merged total.
+        block_on(counters.run(&op(Action::Release { at_ms: 1_000_000 }, 1_000_200, &entries))).unwrap();
+        let t = block_on(counters.run(&op(Action::Check, 1_000_300, &entries))).unwrap();
+        assert_eq!(t.verdict, Verdict::Admit);
     }
 
     #[test]

@@ -145,6 +145,24 @@ impl Counter {
         buckets.retain(|&(_, n)| n > 0);
     }
 
+    /// Adds (`sign` 1) or subtracts (-1) every bucket of `other`; buckets that reach zero
+    /// are dropped. Shards of one counter add up to the counter (see `counters::KvCounters`).
+    pub fn merge(&mut self, other: &Counter, sign: i64) {
+        for (window, theirs) in &other.windows {
+            let mine = self.windows.entry(*window).or_default();
+            for &(index, n) in theirs {
+                match mine.iter_mut().find(|(i, _)| *i == index) {
+                    Some((_, m)) => *m = (i64::from(*m) + sign * i64::from(n)).clamp(0, i64::from(u32::MAX)) as u32,
+                    None if sign > 0 => mine.push((index, n)),
+                    None => {}
+                }
+            }
+            mine.retain(|&(_, n)| n > 0);
+            mine.sort_unstable();
+        }
+        self.windows.retain(|_, buckets| !buckets.is_empty());
+    }
+
     /// Whether nothing is counted any more (the record may be deleted).
     pub fn is_empty(&self) -> bool {
         self.windows.values().all(Vec::is_empty)

@@ -146,6 +146,34 @@ impl Traffic {
         self.block = None;
     }
 
+    /// Adds (`sign` 1) or subtracts (-1) `other`'s buckets; the block with the later end
+    /// wins. Shards of one destination add up to it (see `counters::KvCounters`).
+    pub fn merge(&mut self, other: &Traffic, sign: i64) {
+        fn merge_buckets(mine: &mut Vec<(u64, u32, u32)>, theirs: &[(u64, u32, u32)], sign: i64) {
+            let clamp = |x: i64| x.clamp(0, i64::from(u32::MAX)) as u32;
+            for &(index, sends, approvals) in theirs {
+                match mine.iter_mut().find(|b| b.0 == index) {
+                    Some(b) => {
+                        b.1 = clamp(i64::from(b.1) + sign * i64::from(sends));
+                        b.2 = clamp(i64::from(b.2) + sign * i64::from(approvals));
+                    }
+                    None if sign > 0 => mine.push((index, sends, approvals)),
+                    None => {}
+                }
+            }
+            mine.retain(|b| b.1 > 0 || b.2 > 0);
+            mine.sort_unstable_by_key(|b| b.0);
+        }
+        merge_buckets(&mut self.h, &other.h, sign);
+        merge_buckets(&mut self.m, &other.m, sign);
+        if sign > 0 {
+            self.block = match (self.block, other.block) {
+                (Some(a), Some(b)) => Some(if b.until_ms > a.until_ms { b } else { a }),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+
     /// Whether nothing is left worth keeping.
     pub fn is_empty(&self) -> bool {
         self.h.is_empty() && self.m.is_empty() && self.block.is_none()
