@@ -337,20 +337,37 @@ fn is_hot(key: &str) -> bool {
 /// second per key; sharded, the guard's busiest keys stay under that up to ~8 sends a
 /// second. Above that, choose the Durable Object backend.
 #[derive(Debug)]
-pub struct KvCounters<'a, S>(pub &'a S);
+pub struct KvCounters<'a, S> {
+    store: &'a S,
+    shards: u64,
+}
+
+impl<'a, S> KvCounters<'a, S> {
+    /// Hot records sharded, as Workers KV needs.
+    pub fn new(store: &'a S) -> Self {
+        KvCounters { store, shards: HOT_SHARDS }
+    }
+
+    /// Every record in one key: for stores without a per-key write limit (replay's
+    /// in-memory store), where shards would only cost time.
+    pub fn unsharded(store: &'a S) -> Self {
+        KvCounters { store, shards: 1 }
+    }
+}
 
 impl<S: Store> Counters for KvCounters<'_, S> {
     async fn run(&self, op: &Op) -> Result<Tally, StoreFault> {
         // Every key to read: a record's own key, or all its shards.
+        let hot = |key: &str| self.shards > 1 && is_hot(key);
         let shard_keys = |key: &str| -> Vec<String> {
-            if is_hot(key) {
-                (0..HOT_SHARDS).map(|i| format!("{key}#{i}")).collect()
+            if hot(key) {
+                (0..self.shards).map(|i| format!("{key}#{i}")).collect()
             } else {
                 vec![key.to_owned()]
             }
         };
         let keys: Vec<String> = op.entries.iter().flat_map(|e| shard_keys(e.key())).collect();
-        let values = self.0.get_many(&keys).await?;
+        let values = self.store.get_many(&keys).await?;
         let stored: HashMap<&str, String> =
             keys.iter().zip(values).filter_map(|(k, v)| Some((k.as_str(), v?))).collect();
         let merged: HashMap<&str, Option<String>> = op
@@ -358,7 +375,7 @@ impl<S: Store> Counters for KvCounters<'_, S> {
             .iter()
             .map(|e| {
                 let key = e.key();
-                let value = if is_hot(key) {
+                let value = if hot(key) {
                     let shards: Vec<Option<&String>> = shard_keys(key).iter().map(|k| stored.get(k.as_str())).collect();
                     merge_shards(e, &shards)
                 } else {
@@ -368,13 +385,13 @@ impl<S: Store> Counters for KvCounters<'_, S> {
             })
             .collect();
         let (tally, writes) = apply(op, |key| merged.get(key).cloned().flatten());
-        let shard = op.now_ms % HOT_SHARDS;
+        let shard = op.now_ms % self.shards;
         for write in writes {
             let entry = op.entries.iter().find(|e| e.key() == write.key).expect("writes are for entries");
-            if !is_hot(&write.key) {
+            if !hot(&write.key) {
                 match write.value {
-                    Some(value) => self.0.put(&write.key, &value, write.ttl_s).await?,
-                    None => self.0.delete(&write.key).await?,
+                    Some(value) => self.store.put(&write.key, &value, write.ttl_s).await?,
+                    None => self.store.delete(&write.key).await?,
                 }
                 continue;
             }
@@ -388,8 +405,8 @@ impl<S: Store> Counters for KvCounters<'_, S> {
                 let own = stored.get(shard_key.as_str()).cloned();
                 let delta = if i as u64 == shard { Some((before.as_deref(), write.value.as_deref())) } else { None };
                 match shard_update(entry, own.as_deref(), delta, lifted) {
-                    Some(value) => self.0.put(shard_key, &value, write.ttl_s).await?,
-                    None if own.is_some() => self.0.delete(shard_key).await?,
+                    Some(value) => self.store.put(shard_key, &value, write.ttl_s).await?,
+                    None if own.is_some() => self.store.delete(shard_key).await?,
                     None => {}
                 }
             }
@@ -479,7 +496,7 @@ mod tests {
     #[test]
     fn reserve_counts_and_refuses_with_the_longest_wait() {
         let store = MemoryStore::default();
-        let counters = KvCounters(&store);
+        let counters = KvCounters::new(&store);
         let entries = [limit(Scope::Ip, "ip", "2/1m"), limit(Scope::Global, "all", "3/1h")];
         let t = 3_600_000_000;
         for i in 0..2 {
@@ -499,7 +516,7 @@ mod tests {
     #[test]
     fn check_writes_nothing_and_release_undoes() {
         let store = MemoryStore::default();
-        let counters = KvCounters(&store);
+        let counters = KvCounters::new(&store);
         let entries = [limit(Scope::Phone, "p", "1/1h")];
         block_on(counters.run(&op(Action::Check, 1000, &entries))).unwrap();
         assert!(store.is_empty());
@@ -513,7 +530,7 @@ mod tests {
     #[test]
     fn refused_reserve_counts_only_when_forced() {
         let store = MemoryStore::default();
-        let counters = KvCounters(&store);
+        let counters = KvCounters::new(&store);
         let entries = [limit(Scope::Ip, "ip", "1/1h")];
         block_on(counters.run(&op(Action::Reserve { force: false }, 1000, &entries))).unwrap();
         let before = store.snapshot();
@@ -528,7 +545,7 @@ mod tests {
     #[test]
     fn the_gate_travels_with_the_limits() {
         let store = MemoryStore::default();
-        let counters = KvCounters(&store);
+        let counters = KvCounters::new(&store);
         let gate = Gate { attempts: 3, min_delay_s: 30 };
         let sms = Entry::Gate { key: "g".into(), gate, channel: Channel::Sms, kind: NumberType::Mobile };
         let call = Entry::Gate { key: "g".into(), gate, channel: Channel::Call, kind: NumberType::Mobile };
@@ -545,7 +562,7 @@ mod tests {
     #[test]
     fn hot_records_are_sharded_and_still_exact_in_sequence() {
         let store = MemoryStore::default();
-        let counters = KvCounters(&store);
+        let counters = KvCounters::new(&store);
         let entries = [limit(Scope::Global, "n:global", "5/1h"), limit(Scope::Ip, "n:ip:1", "100/1h")];
         let mut admitted = 0;
         for i in 0..20u64 {
@@ -567,7 +584,7 @@ mod tests {
     #[test]
     fn a_failing_store_is_a_fault() {
         let store = MemoryStore::failing();
-        let v = block_on(KvCounters(&store).run(&op(Action::Check, 0, &[limit(Scope::Ip, "ip", "1/1h")])));
+        let v = block_on(KvCounters::new(&store).run(&op(Action::Check, 0, &[limit(Scope::Ip, "ip", "1/1h")])));
         assert!(v.is_err());
     }
 }

@@ -227,7 +227,7 @@ impl<'a> Replay<'a> {
             clock: &self.clock,
             store: &self.store,
             http: &self.http,
-            counters: KvCounters(&self.store),
+            counters: KvCounters::unsharded(&self.store),
             log: &self.log,
         };
         let handled = block_on(handle(Ok(self.config), &services, incoming));

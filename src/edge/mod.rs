@@ -72,7 +72,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let kv_for_counters = ports::KvStore(env.kv(KV_BINDING).ok());
     let counters = match object {
         Some(stub) => ports::EdgeCounters::Object(stub),
-        None => ports::EdgeCounters::Kv(KvCounters(&kv_for_counters)),
+        None => ports::EdgeCounters::Kv(KvCounters::new(&kv_for_counters)),
     };
     let log = ports::D1Log(env.d1(DB_BINDING).ok());
     let services = Services { clock: ports::EdgeClock, store, http: ports::FetchHttp, counters, log };

@@ -159,7 +159,7 @@ impl Rig {
             clock: &self.clock,
             store: &self.store,
             http: &self.http,
-            counters: KvCounters(&self.store),
+            counters: KvCounters::new(&self.store),
             log: &self.log,
         };
         let handled = block_on(handle(Ok(&self.config), &services, &incoming));
@@ -322,7 +322,7 @@ fn the_phone_scope_and_risky_networks() {
             clock: &rig.clock,
             store: &rig.store,
             http: &rig.http,
-            counters: KvCounters(&rig.store),
+            counters: KvCounters::new(&rig.store),
             log: &rig.log,
         };
         let incoming = Incoming {
@@ -435,7 +435,7 @@ fn lists_through_the_admin_api() {
         clock: &closed.clock,
         store: &closed.store,
         http: &closed.http,
-        counters: KvCounters(&closed.store),
+        counters: KvCounters::new(&closed.store),
         log: &closed.log,
     };
     let incoming =
@@ -479,7 +479,7 @@ fn admin_get(rig: &Rig, path_and_query: &str) -> Answered {
         clock: &rig.clock,
         store: &rig.store,
         http: &rig.http,
-        counters: KvCounters(&rig.store),
+        counters: KvCounters::new(&rig.store),
         log: &rig.log,
     };
     let out = block_on(handle(Ok(&rig.config), &services, &incoming)).response;
