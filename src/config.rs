@@ -702,6 +702,11 @@ pub(crate) mod tests {
         .collect()
     }
 
+    /// A valid config: the test secrets, the embedded defaults, and `vars` over them.
+    pub(crate) fn config_with(vars: &[(&str, &str)]) -> Config {
+        load(vars).expect("a valid test config")
+    }
+
     fn load(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let mut vars = test_secrets();
         for (k, v) in extra {

@@ -245,27 +245,33 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
     /// Logs the blocks a counter operation engaged, each with its figures.
     fn log_engagements(&mut self, tally: &Tally) {
         for (dest, block) in &tally.engaged {
-            let event = Event {
-                time: self.event.time.clone(),
-                request_id: self.event.request_id.clone(),
-                route: "protection",
-                ip: self.event.ip.clone(),
-                country: (!dest.starts_with('+')).then(|| dest.clone()),
-                prefix: dest.starts_with('+').then(|| dest.clone()),
-                decision: "engage",
-                reason: "protection_engaged",
-                status: 503,
-                protection: Some(Protection {
-                    dest: dest.clone(),
-                    action: "engaged".into(),
-                    trigger: Some(block.trigger),
-                    until: Some(utc(block.until_ms)),
-                    figures: Some(block.figures),
-                }),
-                ..Event::default()
+            let protection = Protection {
+                dest: dest.clone(),
+                action: "engaged".into(),
+                trigger: Some(block.trigger),
+                until: Some(utc(block.until_ms)),
+                figures: Some(block.figures),
             };
-            self.protection_events.push(event);
+            self.log_protection(protection, "engage", "protection_engaged", 503);
         }
+    }
+
+    /// A protection event (a block engaged or lifted) as its own log line.
+    fn log_protection(&mut self, protection: Protection, decision: &'static str, reason: &'static str, status: u16) {
+        let dest = protection.dest.clone();
+        self.protection_events.push(Event {
+            time: self.event.time.clone(),
+            request_id: self.event.request_id.clone(),
+            route: "protection",
+            ip: self.event.ip.clone(),
+            country: (!dest.starts_with('+')).then(|| dest.clone()),
+            prefix: dest.starts_with('+').then_some(dest),
+            decision,
+            reason,
+            status,
+            protection: Some(protection),
+            ..Event::default()
+        });
     }
 
     async fn counters(&self, action: Action, now_ms: u64, entries: &[Entry]) -> Result<Tally, Reason> {
@@ -436,25 +442,9 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
         let now = self.services.clock.now_ms();
         self.counters(Action::Lift, now, &[entry]).await?;
         self.event.detail = Some("pumping block lifted".into());
-        self.protection_events.push(Event {
-            time: self.event.time.clone(),
-            request_id: self.event.request_id.clone(),
-            route: "protection",
-            ip: self.event.ip.clone(),
-            country: (!dest.starts_with('+')).then(|| dest.to_owned()),
-            prefix: dest.starts_with('+').then(|| dest.to_owned()),
-            decision: "lift",
-            reason: "ok",
-            status: 204,
-            protection: Some(Protection {
-                dest: dest.to_owned(),
-                action: "lifted".into(),
-                trigger: None,
-                until: None,
-                figures: None,
-            }),
-            ..Event::default()
-        });
+        let protection =
+            Protection { dest: dest.to_owned(), action: "lifted".into(), trigger: None, until: None, figures: None };
+        self.log_protection(protection, "lift", "ok", 204);
         Ok(Outgoing::empty(204))
     }
 

@@ -53,14 +53,8 @@ pub fn check_network(config: &Config, client: &ClientNetwork) -> Result<(), Reas
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::test_secrets;
+    use crate::config::tests::config_with as config;
     use crate::phone::parse;
-
-    fn config(vars: &[(&str, &str)]) -> Config {
-        let mut map = test_secrets();
-        map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        Config::load(|k| map.get(k).cloned()).unwrap()
-    }
 
     /// One row: policy vars, channel, number, expected code (or "ok").
     fn check(vars: &[(&str, &str)], channel: Channel, number: &str, expected: &str) {

@@ -243,16 +243,8 @@ impl Traffic {
 mod tests {
     use super::*;
 
-    const D: Detector = Detector {
-        window_min: 15,
-        spike_factor: 5.0,
-        min_sends: 20,
-        conversion_drop: 0.3,
-        conversion_floor: 0.1,
-        allowance_min: 10,
-        cooldown_min: 30,
-        baseline_days: 7,
-    };
+    /// The shipped defaults: the tests describe the product as configured out of the box.
+    static D: std::sync::LazyLock<Detector> = std::sync::LazyLock::new(Detector::default);
     const DAY0: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
     /// A week of steady traffic: `per_hour` sends an hour, `conversion` of them approved.

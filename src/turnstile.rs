@@ -113,13 +113,7 @@ fn error_reason(codes: &[String]) -> Reason {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::test_secrets;
-
-    fn config(vars: &[(&str, &str)]) -> Config {
-        let mut map = test_secrets();
-        map.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        Config::load(|k| map.get(k).cloned()).unwrap()
-    }
+    use crate::config::tests::config_with as config;
 
     fn reply(body: &str) -> Result<Inbound, HttpFault> {
         Ok(Inbound { status: 200, retry_after: None, body: body.as_bytes().to_vec() })

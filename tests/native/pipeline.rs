@@ -144,6 +144,17 @@ impl Rig {
         }
     }
 
+    /// The rig's ports, as the edge would bind them.
+    pub fn services(&self) -> Services<&ManualClock, &MemoryStore, &FakeHttp, KvCounters<'_, MemoryStore>, &MemoryLog> {
+        Services {
+            clock: &self.clock,
+            store: &self.store,
+            http: &self.http,
+            counters: KvCounters::new(&self.store),
+            log: &self.log,
+        }
+    }
+
     pub fn request(&self, method: &str, path: &str, body: Option<Value>, ip: &str, auth: Option<&str>) -> Answered {
         let incoming = Incoming {
             method: method.into(),
@@ -155,13 +166,7 @@ impl Rig {
             request_id: "test".into(),
             ..Incoming::default()
         };
-        let services = Services {
-            clock: &self.clock,
-            store: &self.store,
-            http: &self.http,
-            counters: KvCounters::new(&self.store),
-            log: &self.log,
-        };
+        let services = self.services();
         let handled = block_on(handle(Ok(&self.config), &services, &incoming));
         for event in &handled.events {
             self.log.append(event);
@@ -318,13 +323,7 @@ fn the_phone_scope_and_risky_networks() {
     let rig = Rig::new(&[]);
     let cloud = |phone: &str| {
         let incoming_body = json!({"phone": phone, "turnstile_token": TOKEN});
-        let services = Services {
-            clock: &rig.clock,
-            store: &rig.store,
-            http: &rig.http,
-            counters: KvCounters::new(&rig.store),
-            log: &rig.log,
-        };
+        let services = rig.services();
         let incoming = Incoming {
             method: "POST".into(),
             path: "/v1/verifications".into(),
@@ -431,13 +430,7 @@ fn lists_through_the_admin_api() {
     let closed = Rig::new(&[]);
     let mut config = closed.config.clone();
     config.admin_token = None;
-    let services = Services {
-        clock: &closed.clock,
-        store: &closed.store,
-        http: &closed.http,
-        counters: KvCounters::new(&closed.store),
-        log: &closed.log,
-    };
+    let services = closed.services();
     let incoming =
         Incoming { method: "PUT".into(), path: "/v1/admin/safelist/+447400123456".into(), ..Incoming::default() };
     let handled = block_on(handle(Ok(&config), &services, &incoming));
@@ -475,13 +468,7 @@ fn admin_get(rig: &Rig, path_and_query: &str) -> Answered {
         authorization: Some("Bearer native-test-admin-token-0123".into()),
         ..Incoming::default()
     };
-    let services = Services {
-        clock: &rig.clock,
-        store: &rig.store,
-        http: &rig.http,
-        counters: KvCounters::new(&rig.store),
-        log: &rig.log,
-    };
+    let services = rig.services();
     let out = block_on(handle(Ok(&rig.config), &services, &incoming)).response;
     let body = serde_json::from_str(&out.body).unwrap_or(Value::String(out.body.clone()));
     Answered { status: out.status, body, headers: out.headers }
