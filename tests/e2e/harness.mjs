@@ -89,6 +89,8 @@ export async function startGuard({ vars = {}, secrets = {} } = {}) {
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1', OTP_GUARD_PREBUILT: '1' },
   });
   let log = '';
+  // Every number this stack was asked about, for the log audit.
+  const numbers = new Set();
   worker.stdout.on('data', (c) => { log += c; });
   worker.stderr.on('data', (c) => { log += c; });
   await waitForOutput(worker, 'Ready on', 'wrangler dev');
@@ -110,6 +112,8 @@ export async function startGuard({ vars = {}, secrets = {} } = {}) {
     /** Calls the guard; returns { status, headers, body } with JSON bodies parsed. */
     /** Calls the guard as the client `ip` (wrangler dev passes CF-Connecting-IP through; Cloudflare sets it). */
     async call(method, path, { body, headers = {}, raw } = {}) {
+      const phone = body?.phone;
+      if (typeof phone === 'string') numbers.add(phone);
       const init = { method, headers: { ...headers } };
       if (raw !== undefined) init.body = raw;
       else if (body !== undefined) {
@@ -134,11 +138,17 @@ export async function startGuard({ vars = {}, secrets = {} } = {}) {
     twilioFault: (fault) => control(twilioDirect, 'PUT', '/__standin/faults', fault),
     turnstileFault: (fault) => control(turnstileBase, 'PUT', '/__standin/faults', fault),
     lastCode: (to) => control(twilioDirect, 'GET', `/__standin/last-code?to=${encodeURIComponent(to)}`),
+    /** Records a number used outside `call` (e.g. by a browser test), for the log audit. */
+    noteNumber: (phone) => numbers.add(phone),
     async stop() {
       worker.kill('SIGTERM');
       await new Promise((r) => { worker.once('exit', r); setTimeout(r, 3000); });
       mkdirSync(LOG_DIR, { recursive: true });
       appendFileSync(join(LOG_DIR, `${process.pid}.log`), log);
+      try {
+        for (const r of await control(twilioDirect, 'GET', '/__standin/requests')) numbers.add(r.params?.To);
+      } catch { /* the stand-in is gone: the numbers sent in bodies still count */ }
+      appendFileSync(join(LOG_DIR, `${process.pid}.numbers`), [...numbers].filter(Boolean).join('\n') + '\n');
       prism.child.kill();
       await twilio.stop();
       await turnstile.stop();

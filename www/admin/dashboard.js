@@ -145,13 +145,16 @@ function colorOf(country) {
 
 // ---- Messages ----------------------------------------------------------------------------------
 
-/** Announces an outcome in the status region (polite), optionally as an error. */
-function announce(text, { error = false } = {}) {
-  const status = $('status');
-  status.textContent = '';
+/**
+ * Announces an outcome in a status region (polite): the one beside the control the operator
+ * used, or the page's own at the top. Errors are shown as errors.
+ */
+function announce(text, { error = false, region = 'status' } = {}) {
+  const status = $(region);
   status.classList.toggle('is-error', error);
-  // A fresh node each time, so the same sentence twice is announced twice.
-  requestAnimationFrame(() => { status.textContent = text; });
+  // Emptied first, so the same sentence twice is announced twice.
+  status.textContent = '';
+  setTimeout(() => { status.textContent = text; }, 50);
 }
 
 function showFieldError(errorEl, text, field) {
@@ -272,7 +275,7 @@ function renderSummary(stats) {
     tile('Refused', num(totals.blocked), period),
     tile('Conversion', pct(conversion), `${num(totals.approved)} approved`),
     tile('Spend, last hour', usd(stats.estimated_spend_usd.last_hour), capNote(stats.estimated_spend_usd.last_hour, stats.spend_caps_usd.hourly)),
-    tile('Active blocks', num(blocks), blocks ? 'sends refused' : 'none', blocks ? 'is-alert' : ''),
+    tile('Active blocks', num(blocks), blocks ? 'sends to them refused' : 'none', blocks ? 'is-alert' : ''),
   );
 }
 
@@ -321,26 +324,25 @@ async function lift(block) {
     state.lifted.set(block.dest, block.engaged);
     // The button is gone with its block: keep the keyboard in the same place.
     $('blocks-title').focus();
-    announce(`Block on ${block.dest} lifted. Sends to ${destLabel(block.dest)} flow again.`);
+    announce(`Block on ${block.dest} lifted. Sends to ${destLabel(block.dest)} flow again.`, { region: 'blocks-status' });
     await refresh();
   } catch (error) {
     button.disabled = false;
-    announce(`The block on ${block.dest} could not be lifted. ${explain(error)}`, { error: true });
+    announce(`The block on ${block.dest} could not be lifted. ${explain(error)}`, { error: true, region: 'blocks-status' });
   }
 }
 
 // -- Spend against the caps
 
 function spendCell(spent, cap) {
-  const text = cap ? `${usd(spent)} of ${usd(cap)}` : `${usd(spent)} (no cap)`;
-  if (!cap) return h('td', {}, h('span', { class: 'amount' }, text));
+  if (!cap) return h('td', {}, h('span', { class: 'amount' }, usd(spent)), h('span', { class: 'share' }, ' (no cap)'));
   const share = spent / cap;
   const level = share >= 1 ? 'is-over' : share >= 0.8 ? 'is-warn' : '';
   const fill = h('span', { class: 'fill' });
   fill.style.width = `${Math.min(100, share * 100).toFixed(1)}%`; // CSSOM, allowed by the CSP
   return h('td', { class: level },
-    h('span', { class: 'amount' }, text, h('span', { class: 'share' }, ` (${pct(share)})`)),
-    h('span', { class: 'meter', 'aria-hidden': 'true' }, fill));
+    h('span', { class: 'amount' }, usd(spent)), ` of ${usd(cap)}`,
+    h('span', { class: 'gauge' }, h('span', { class: 'meter', 'aria-hidden': 'true' }, fill), ' ', h('span', { class: 'share' }, pct(share))));
 }
 
 function renderSpend(range, day, hour) {
@@ -386,7 +388,9 @@ function chartOptions({ yPercent = false, stacked = true } = {}) {
       x: { stacked, grid: { display: false }, ticks: { color: muted, maxRotation: 0, autoSkip: true, maxTicksLimit: 7 } },
       y: {
         stacked, beginAtZero: true, grid: { color: line }, border: { display: false },
-        ...(yPercent ? { suggestedMax: 1, ticks: { color: muted, format: { style: 'percent' } } } : { ticks: { color: muted, precision: 0 } }),
+        ...(yPercent
+          ? { suggestedMax: 1, ticks: { color: muted, format: { style: 'percent', maximumFractionDigits: 0 } } }
+          : { ticks: { color: muted, precision: 0 } }),
       },
     },
   };
@@ -477,7 +481,7 @@ function describeCharts(stats, countries) {
 function renderCountries(stats) {
   const blocked = new Set(visibleBlocks(stats.active_blocks).map((b) => b.dest));
   const rows = Object.entries(stats.countries).sort(([, a], [, b]) => b.requests - a.requests).map(([code, c]) => h('tr', {},
-    h('th', { scope: 'row' }, countryLabel(code), blocked.has(code) && h('span', { class: 'badge' }, 'blocked')),
+    h('th', { scope: 'row' }, countryLabel(code), blocked.has(code) && [' ', h('span', { class: 'badge' }, 'blocked')]),
     h('td', {}, num(c.requests)), h('td', {}, num(c.sent)), h('td', {}, num(c.blocked)), h('td', {}, num(c.approved)),
     h('td', {}, pct(c.conversion)), h('td', {}, usd(c.estimated_spend_usd))));
   if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: '7', class: 'empty' }, 'No send requests in this period.')));
@@ -507,7 +511,7 @@ function renderIncidents(incidents) {
   }
   box.replaceChildren(...[...incidents].reverse().map((incident, n) => {
     const id = `incident-${n}`;
-    const fact = (label, value) => [h('dt', {}, label), h('dd', {}, value)];
+    const fact = (label, value) => h('div', {}, h('dt', {}, label), h('dd', {}, value));
     return h('article', { class: 'incident', 'aria-labelledby': id },
       h('h3', { id }, `Pumping to ${incident.destinations.join(', ')}`),
       h('p', { class: 'hint' }, timeEl(incident.start), ' to ', timeEl(incident.end, time), ' UTC'),
@@ -564,7 +568,7 @@ function eventRow(e) {
     cell(e.price_usd == null ? '' : usd(e.price_usd)), cell(e.detail ?? e.would_block, 'detail'));
 }
 
-async function loadEvents({ more = false } = {}) {
+async function loadEvents({ more = false, announceResult = false } = {}) {
   const errorEl = $('events-error');
   for (const id of ['f-country', 'f-prefix']) clearFieldError(errorEl, $(id));
   if (!more) {
@@ -589,7 +593,7 @@ async function loadEvents({ more = false } = {}) {
       ? `${num(count)} event${count === 1 ? '' : 's'}${page.next_cursor != null ? ' so far' : ''}, oldest first`
       : 'No events match these filters.';
     $('more').hidden = page.next_cursor == null;
-    if (!more) announce(count ? `${$('events-caption').textContent}.` : 'No events match these filters.');
+    if (announceResult) announce(`${$('events-caption').textContent}.`, { region: 'events-status' });
   } catch (error) {
     if (state.signedIn) showFieldError(errorEl, `The events could not be loaded. ${explain(error)}`);
   } finally {
@@ -608,7 +612,7 @@ async function downloadCsv() {
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    announce('The CSV file is downloading (up to 1,000 events).');
+    announce('The CSV file is downloading (up to 1,000 events).', { region: 'events-status' });
   } catch (err) {
     if (state.signedIn) showFieldError($('events-error'), `The CSV could not be made. ${explain(err)}`);
   }
@@ -616,7 +620,7 @@ async function downloadCsv() {
 
 function resetFilters() {
   $('filters').reset();
-  loadEvents();
+  loadEvents({ announceResult: true });
 }
 
 // ---- Safelist and blocklist --------------------------------------------------------------------
@@ -662,13 +666,14 @@ const e164 = (value) => value.replace(/[\s().-]/g, '');
 async function changeList(list, method, value, field = null) {
   const errorEl = $(`${list}-error`);
   clearFieldError(errorEl, field);
+  $(`${list}-status`).textContent = '';
   if (!value) return showFieldError(errorEl, 'Enter a number starting with + and the country code.', field);
   if (!value.startsWith('+')) return showFieldError(errorEl, 'Start with + and the country code, e.g. +447400123456.', field);
   try {
     await api(method, `/v1/admin/${list}/${encodeURIComponent(value)}`);
     if (field) field.value = '';
     const shown = value.length > 8 ? `${value.slice(0, 3)}…${value.slice(-4)}` : value;
-    announce(method === 'PUT' ? `${shown} added to the ${list}.` : `${shown} removed from the ${list}.`);
+    announce(method === 'PUT' ? `${shown} added to the ${list}.` : `${shown} removed from the ${list}.`, { region: `${list}-status` });
     await loadList(list);
   } catch (error) {
     if (state.signedIn) showFieldError(errorEl, explain(error), field);
@@ -713,7 +718,7 @@ function init() {
   $('auto').addEventListener('change', () => setAutoRefresh($('auto').checked));
   $('filters').addEventListener('submit', (event) => {
     event.preventDefault();
-    loadEvents();
+    loadEvents({ announceResult: true });
   });
   $('f-reset').addEventListener('click', resetFilters);
   $('f-csv').addEventListener('click', downloadCsv);
