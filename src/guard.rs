@@ -25,6 +25,9 @@ use crate::voice::{Gate, Outlook};
 use crate::{admin, lists, turnstile, twilio};
 use serde_json::json;
 
+/// otp-guard's own API, described in OpenAPI 3.1 and served at `/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 /// The outside world, injected.
 #[derive(Debug)]
 pub struct Services<C, S, H, K, L> {
@@ -87,6 +90,12 @@ pub async fn handle<C: Clock, S: Store, H: Http, K: Counters, L: EventLog>(
             return Handled { response, events: Vec::new() };
         }
         ("/v1/client-config", _) => Err(Reason::MethodNotAllowed { allow: "GET, HEAD" }),
+        ("/v1/openapi.json", "GET" | "HEAD") => {
+            let mut response = Outgoing::text(200, "application/json", OPENAPI.to_owned());
+            add_cors(config, incoming.origin.as_deref(), &mut response);
+            return Handled { response, events: Vec::new() };
+        }
+        ("/v1/openapi.json", _) => Err(Reason::MethodNotAllowed { allow: "GET, HEAD" }),
         ("/v1/verifications", "POST") => step.send(incoming).await,
         ("/v1/verifications/check", "POST") => step.check(incoming).await,
         ("/v1/verifications" | "/v1/verifications/check", _) => Err(Reason::MethodNotAllowed { allow: "POST" }),
