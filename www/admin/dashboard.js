@@ -119,6 +119,7 @@ async function api(method, path, { as = 'json' } = {}) {
 
 /** What to tell the operator about a failed call. */
 function explain(error) {
+  if (!(error instanceof ApiError)) return `The page failed: ${error.message}`;
   if (error.status === 0) return error.message;
   if (error.code === 'invalid_phone') return `Not a valid entry: ${error.message}.`;
   return `The guard answered ${error.status} (${error.code}): ${error.message}.`;
@@ -133,7 +134,7 @@ const state = {
   colors: new Map(), // country → colour, kept for the session so colours do not move
   hiddenCountries: new Set(), // toggled off in the legend
   lifted: new Map(), // dest → the `engaged` time of the block the operator lifted (until the log catches up)
-  events: { query: '', cursor: null, rows: 0 },
+  events: { query: '', cursor: null, rows: 0, loading: false },
   timer: 0,
   loading: null,
 };
@@ -229,11 +230,12 @@ function signOut(reason = '') {
 
 const isoHour = (ms) => `${new Date(ms).toISOString().slice(0, 13)}:00:00Z`;
 
+/** Reloads everything but the events table (which follows its filters). Resolves to whether it worked. */
 async function refresh() {
   // One refresh at a time; a second request waits for the running one.
   if (state.loading) return state.loading;
   state.loading = (async () => {
-    $('refresh').disabled = true;
+    $('refresh').setAttribute('aria-busy', 'true');
     try {
       const now = Date.now();
       const since = (hours) => new Date(now - hours * HOUR_MS).toISOString();
@@ -251,10 +253,12 @@ async function refresh() {
       renderCountries(range);
       renderIncidents(incidents.incidents.filter((i) => Date.parse(i.end) >= now - state.rangeHours * HOUR_MS));
       $('updated').textContent = `Updated ${time(new Date(now).toISOString())} UTC.`;
+      return true;
     } catch (error) {
       if (state.signedIn) announce(`The dashboard could not be updated. ${explain(error)}`, { error: true });
+      return false;
     } finally {
-      $('refresh').disabled = false;
+      $('refresh').removeAttribute('aria-busy');
       state.loading = null;
     }
   })();
@@ -299,7 +303,21 @@ function figuresText(f) {
   return parts.join(', ');
 }
 
+/**
+ * Re-renders `container` with `render()`, keeping the keyboard focus on the control that had
+ * it (found again by its `data-*` key), so an automatic refresh does not throw the operator out.
+ */
+function keepingFocus(container, key, render) {
+  const focused = container.contains(document.activeElement) ? document.activeElement.dataset[key] : undefined;
+  render();
+  if (focused !== undefined) container.querySelector(`[data-${key}="${CSS.escape(focused)}"]`)?.focus();
+}
+
 function renderBlocks(blocks) {
+  keepingFocus($('blocks'), 'dest', () => drawBlocks(blocks));
+}
+
+function drawBlocks(blocks) {
   const list = $('blocks');
   const shown = visibleBlocks(blocks);
   $('blocks-panel').classList.toggle('is-alert', shown.length > 0);
@@ -328,6 +346,7 @@ async function lift(block) {
     await refresh();
   } catch (error) {
     button.disabled = false;
+    button.focus();
     announce(`The block on ${block.dest} could not be lifted. ${explain(error)}`, { error: true, region: 'blocks-status' });
   }
 }
@@ -389,7 +408,7 @@ function chartOptions({ yPercent = false, stacked = true } = {}) {
       y: {
         stacked, beginAtZero: true, grid: { color: line }, border: { display: false },
         ...(yPercent
-          ? { suggestedMax: 1, ticks: { color: muted, format: { style: 'percent', maximumFractionDigits: 0 } } }
+          ? { suggestedMax: 1, ticks: { color: muted, callback: (value) => pct(value) } }
           : { ticks: { color: muted, precision: 0 } }),
       },
     },
@@ -433,7 +452,7 @@ function renderCharts(stats, now) {
     chart.data.datasets = sets[name];
     chart.update('none');
   }
-  renderLegend(countries);
+  keepingFocus($('legend'), 'country', () => renderLegend(countries));
   describeCharts(stats, countries);
 }
 
@@ -574,12 +593,13 @@ async function loadEvents({ more = false, announceResult = false } = {}) {
   if (!more) {
     const { query, error, field } = eventsQuery();
     if (error) return showFieldError(errorEl, error, field);
-    state.events = { query, cursor: null, rows: 0 };
+    state.events = { query, cursor: null, rows: 0, loading: false };
   }
+  if (more && state.events.loading) return;
   const params = new URLSearchParams(state.events.query);
   params.set('limit', '100');
   if (more && state.events.cursor != null) params.set('cursor', String(state.events.cursor));
-  $('more').disabled = true;
+  state.events.loading = true;
   try {
     const page = await api('GET', `/v1/admin/events?${params}`);
     const body = $('events').tBodies[0];
@@ -597,7 +617,7 @@ async function loadEvents({ more = false, announceResult = false } = {}) {
   } catch (error) {
     if (state.signedIn) showFieldError(errorEl, `The events could not be loaded. ${explain(error)}`);
   } finally {
-    $('more').disabled = false;
+    state.events.loading = false;
   }
 }
 
@@ -708,8 +728,8 @@ function init() {
   $('login-form').addEventListener('submit', signIn);
   $('sign-out').addEventListener('click', () => signOut());
   $('refresh').addEventListener('click', async () => {
-    await Promise.all([refresh(), loadLists()]);
-    announce('Dashboard updated.');
+    const [updated] = await Promise.all([refresh(), loadLists()]);
+    if (updated) announce('Dashboard updated.');
   });
   $('range').addEventListener('change', () => {
     state.rangeHours = Number($('range').value);
