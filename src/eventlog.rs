@@ -143,8 +143,11 @@ pub struct Query {
     pub decision: Option<String>,
     pub reason: Option<String>,
     pub route: Option<String>,
-    /// Rows after this id (the `next` cursor of the previous page).
+    /// Rows past this id (the `next_cursor` of the previous page): after it oldest
+    /// first, before it newest first.
     pub after_id: Option<i64>,
+    /// Newest first (`order=desc`), for "recent events" views.
+    pub newest_first: bool,
     pub limit: u32,
 }
 
@@ -185,6 +188,13 @@ impl Query {
                         .filter(|n| (1..=max_limit).contains(n))
                         .ok_or(format!("`limit` must be from 1 to {max_limit}"))?
                 }
+                "order" => {
+                    q.newest_first = match value.as_ref() {
+                        "asc" => false,
+                        "desc" => true,
+                        _ => return Err("`order` must be asc or desc".to_owned()),
+                    }
+                }
                 "format" => {}
                 other => return Err(format!("unknown parameter `{}`", other.chars().take(32).collect::<String>())),
             }
@@ -222,11 +232,12 @@ impl Query {
             push("route = ?", Sql::Text(v.clone()));
         }
         if let Some(v) = self.after_id {
-            push("id > ?", Sql::Int(v));
+            push(if self.newest_first { "id < ?" } else { "id > ?" }, Sql::Int(v));
         }
         let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
         params.push(Sql::Int(i64::from(self.limit)));
-        (format!("SELECT * FROM events{filter} ORDER BY id ASC LIMIT ?"), params)
+        let order = if self.newest_first { "DESC" } else { "ASC" };
+        (format!("SELECT * FROM events{filter} ORDER BY id {order} LIMIT ?"), params)
     }
 
     /// The same filter applied in memory (tests and replay).
@@ -239,7 +250,7 @@ impl Query {
             && self.decision.as_ref().is_none_or(|d| &row.decision == d)
             && self.reason.as_ref().is_none_or(|r| &row.reason == r)
             && self.route.as_ref().is_none_or(|r| &row.route == r)
-            && self.after_id.is_none_or(|a| row.id > a)
+            && self.after_id.is_none_or(|a| if self.newest_first { row.id < a } else { row.id > a })
     }
 }
 
@@ -293,7 +304,14 @@ pub fn row_of(id: i64, e: &Event) -> Row {
 
 impl EventLog for MemoryLog {
     async fn query(&self, query: &Query) -> Result<Vec<Row>, StoreFault> {
-        Ok(self.0.borrow().iter().filter(|r| query.matches(r)).take(query.limit as usize).cloned().collect())
+        let rows = self.0.borrow();
+        let matching = rows.iter().filter(|r| query.matches(r));
+        let page: Vec<Row> = if query.newest_first {
+            matching.rev().take(query.limit as usize).cloned().collect()
+        } else {
+            matching.take(query.limit as usize).cloned().collect()
+        };
+        Ok(page)
     }
 }
 

@@ -38,10 +38,14 @@ impl Store for KvStore {
         self.kv()?.get(key).text().await.map_err(|e| StoreFault(e.to_string()))
     }
 
-    /// One bulk read (KV takes up to 100 keys per call) instead of one per key.
+    /// Bulk reads instead of one read per key: KV takes 1 to 100 keys per call.
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreFault> {
-        let mut found = self.kv()?.get_bulk(keys).text().await.map_err(|e| StoreFault(e.to_string()))?;
-        Ok(keys.iter().map(|k| found.remove(k).flatten()).collect())
+        let mut values = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut found = self.kv()?.get_bulk(chunk).text().await.map_err(|e| StoreFault(e.to_string()))?;
+            values.extend(chunk.iter().map(|k| found.remove(k).flatten()));
+        }
+        Ok(values)
     }
 
     async fn put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), StoreFault> {

@@ -148,6 +148,14 @@ describe('lists and the admin API', () => {
   const admin = (method, path, token = ADMIN_TOKEN) =>
     guard.call(method, path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 
+  test('empty lists read as empty', async () => {
+    for (const list of ['safelist', 'blocklist']) {
+      const res = await admin('GET', `/v1/admin/${list}`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(res.body.entries, []);
+    }
+  });
+
   test('401 without the token; 400 for a bad entry; 204 for a good one', async () => {
     for (const token of [null, 'wrong-token-0123456789abcdef']) {
       const res = await admin('PUT', '/v1/admin/safelist/+447400700001', token);
@@ -166,6 +174,10 @@ describe('lists and the admin API', () => {
     assert.equal((await admin('PUT', `/v1/admin/safelist/${encodeURIComponent(phone)}`)).status, 204);
     assert.equal((await send(guard, { phone })).status, 202);
     assert.equal((await admin('PUT', '/v1/admin/blocklist/+4474007')).status, 204);
+    const listed = await admin('GET', '/v1/admin/blocklist');
+    assert.deepEqual(listed.body.entries.map((e) => [e.entry, e.kind]), [['+4474007', 'prefix']]);
+    const safe = await admin('GET', '/v1/admin/safelist');
+    assert.deepEqual(safe.body.entries.map((e) => e.entry), ['+44******0002']);
     const blocked = await send(guard, { phone });
     assert.equal(blocked.status, 403);
     assert.equal(blocked.body.code, 'blocklisted');

@@ -604,6 +604,12 @@ fn the_admin_api_reads_the_decision_log() {
     assert_eq!(csv.body.as_str().unwrap().lines().count(), 1 + 8);
     let ndjson = admin_get(&rig, "/v1/admin/events?format=ndjson&route=send");
     assert_eq!(ndjson.body.as_str().unwrap().lines().count(), 8);
+    let newest = admin_get(&rig, "/v1/admin/events?route=send&order=desc&limit=2");
+    let ids: Vec<i64> = newest.body["events"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids[0] > ids[1], "{ids:?}");
+    let older = admin_get(&rig, &format!("/v1/admin/events?route=send&order=desc&limit=100&cursor={}", ids[1]));
+    assert!(older.body["events"].as_array().unwrap().iter().all(|e| e["id"].as_i64().unwrap() < ids[1]));
+    assert_eq!(older.body["events"].as_array().unwrap().len(), 6);
     assert_eq!(admin_get(&rig, "/v1/admin/events?limit=0").status, 400);
     assert_eq!(admin_get(&rig, "/v1/admin/events?format=xml").status, 400);
 
