@@ -114,7 +114,7 @@ pub fn parse_utc(text: &str) -> Option<u64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
         return None;
     }
-    let mut rest = &text[19..];
+    let mut rest = text.get(19..)?;
     let mut millis = 0i64;
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
@@ -127,13 +127,17 @@ pub fn parse_utc(text: &str) -> Option<u64> {
     }
     let offset_min = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
-            let h: i64 = rest[1..3].parse().ok()?;
-            let m: i64 = rest[4..6].parse().ok()?;
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
+        _ => {
+            // `±HH:MM`, read by bytes so that no input can split a character.
+            let o = rest.as_bytes();
+            let digit = |i: usize| o.get(i).filter(|b| b.is_ascii_digit()).map(|b| i64::from(b - b'0'));
+            if o.len() != 6 || !matches!(o[0], b'+' | b'-') || o[3] != b':' {
+                return None;
+            }
+            let (h, m) = (digit(1)? * 10 + digit(2)?, digit(4)? * 10 + digit(5)?);
+            let sign = if o[0] == b'-' { -1 } else { 1 };
             sign * (h * 60 + m)
         }
-        _ => return None,
     };
     let days = days_from_civil(y, m as u32, d as u32);
     let secs = days * 86_400 + hh * 3600 + mm * 60 + ss - offset_min * 60;

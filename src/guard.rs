@@ -426,6 +426,8 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
         // Stats and incidents read a time range (the last day unless `since` says otherwise).
         let mut q = Query::parse(query, eventlog::MAX_SCAN, eventlog::MAX_SCAN).map_err(Reason::InvalidRequest)?;
         q.since_ms = q.since_ms.or(Some(now.saturating_sub(86_400_000)));
+        // Stats and incidents read the range in time order, whatever `order` says.
+        q.newest_first = false;
         let rows = self.services.log.query(&q).await.map_err(log_failed)?;
         let body = match route {
             admin::Route::Stats => {

@@ -196,10 +196,11 @@ pub fn subnet(ip: &str) -> Option<String> {
 }
 
 /// The first `digits` digits of an E.164 number (after the `+`): the block of numbers
-/// that sequential-number pumping walks through.
+/// that sequential-number pumping walks through. Never more than all but the last three
+/// digits, so a prefix (which is logged and stored in clear) is never a whole number.
 pub fn prefix(e164: &str, digits: usize) -> String {
     let body = e164.trim_start_matches('+');
-    format!("+{}", &body[..digits.min(body.len())])
+    format!("+{}", &body[..digits.min(body.len().saturating_sub(3))])
 }
 
 #[cfg(test)]
@@ -299,7 +300,8 @@ mod tests {
         assert_eq!(prefix("+447400123456", 8), "+44740012");
         assert_eq!(prefix("+447400123499", 8), "+44740012");
         assert_eq!(prefix("+12015550123", 8), "+12015550");
-        assert_eq!(prefix("+1201", 8), "+1201");
+        assert_eq!(prefix("+33612345678", 11), "+33612345", "a prefix never holds a whole number");
+        assert_eq!(prefix("+1201", 8), "+1");
     }
 
     /// The guarantee: replaying any sequence of attempts, admitting each one the limiter

@@ -90,6 +90,9 @@ impl fmt::Display for RequestError {
             RequestError::Missing(field) => write!(f, "`{field}` is required"),
             RequestError::WrongType { field, expected } => write!(f, "`{field}` must be {expected}"),
             RequestError::Invalid { field, why } => write!(f, "`{field}` {why}"),
+            RequestError::Unknown(field) if field.is_empty() => {
+                f.write_str("the body has a field the API does not know")
+            }
             RequestError::Unknown(field) => write!(f, "unknown field `{field}`"),
         }
     }
@@ -162,11 +165,13 @@ impl Fields {
             return Err(RequestError::NotAnObject);
         };
         if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-            // Field names are echoed (clients need to see their typo), but bounded and
-            // stripped of anything that is not a plain identifier character.
-            let shown: String =
-                unknown.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').take(40).collect();
-            return Err(RequestError::Unknown(shown));
+            // A field name is echoed (clients need to see their typo) only if it is a plain
+            // identifier: never anything that could be a number someone put in a key.
+            let plain = unknown.len() <= 40
+                && unknown.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && unknown.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && unknown.chars().filter(char::is_ascii_digit).count() <= 3;
+            return Err(RequestError::Unknown(if plain { unknown.clone() } else { String::new() }));
         }
         Ok(Fields(map))
     }
@@ -230,6 +235,9 @@ mod tests {
                 RequestError::Invalid { field: "locale", why: "must be a language tag like `en` or `pt-BR`" },
             ),
             (br#"{"phone":"1","phone_number":"2"}"#, RequestError::Unknown("phone_number".into())),
+            (br#"{"phone":"1","+447400123456":1}"#, RequestError::Unknown(String::new())),
+            (br#"{"phone":"1","tel447400123456":1}"#, RequestError::Unknown(String::new())),
+            (br#"{"phone":"1","<script>":1}"#, RequestError::Unknown(String::new())),
         ];
         for (body, expected) in refused {
             assert_eq!(&parse_send(body).unwrap_err(), expected, "{}", String::from_utf8_lossy(body));

@@ -100,14 +100,20 @@ async fn incoming(req: &mut Request) -> Incoming {
     let header = |name: &str| headers.get(name).ok().flatten();
     let cf = req.cf();
     let client = ClientNetwork {
-        // Set by Cloudflare's edge on every request; a client cannot forge it there.
-        ip: header("cf-connecting-ip").unwrap_or_default(),
+        // Set by Cloudflare's edge on every request; a client cannot forge it there. Read
+        // as an address all the same: anything else (a caller that is not the edge) is
+        // an unknown client, never a string carried into keys, logs or upstream calls.
+        ip: header("cf-connecting-ip")
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+            .map(|ip| ip.to_string())
+            .unwrap_or_default(),
         country: cf.and_then(|cf| cf.country()),
         asn: cf.and_then(|cf| cf.asn()),
     };
     let url = req.url().ok();
     let mut incoming = Incoming {
-        method: req.method().to_string(),
+        // The method as sent: the `worker` crate maps methods it does not know to GET.
+        method: req.inner().method(),
         path: url.as_ref().map(|u| u.path().to_owned()).unwrap_or_default(),
         query: url.as_ref().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default(),
         origin: header("origin"),
