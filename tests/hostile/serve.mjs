@@ -5,16 +5,22 @@
 //   TWILIO_STANDIN=... / TURNSTILE_STANDIN=...
 // and stays up until SIGINT or SIGTERM (or until its stdin closes, with --stdin).
 //
-// Usage: node tests/hostile/serve.mjs [--no-build] [--var KEY=VALUE ...] [--stdin]
+// Usage: node tests/hostile/serve.mjs [--no-build] [--var KEY=VALUE ...] [--local-turnstile] [--stdin]
+//
+// --local-turnstile: the Turnstile secret is the stand-in's own ("local mode"), which refuses
+// any token but `ok:<hostname>:<action>` with invalid-input-response, as a production secret
+// does, instead of Cloudflare's always-pass test secret (which the stand-in answers with
+// invalid-input-secret, hence config_error, for any token but the dummy one).
 
 import { parseArgs } from 'node:util';
-import { ADMIN_TOKEN, buildWorker, startGuard } from '../e2e/harness.mjs';
+import { ADMIN_TOKEN, LOCAL_TURNSTILE_SECRET, buildWorker, startGuard } from '../e2e/harness.mjs';
 
 const { values } = parseArgs({
   options: {
     'no-build': { type: 'boolean', default: false },
     var: { type: 'string', multiple: true, default: [] },
     stdin: { type: 'boolean', default: false },
+    'local-turnstile': { type: 'boolean', default: false },
   },
 });
 
@@ -25,7 +31,8 @@ const vars = Object.fromEntries(values.var.map((kv) => {
 }));
 
 if (!values['no-build']) buildWorker();
-const guard = await startGuard({ vars });
+const secrets = values['local-turnstile'] ? { TURNSTILE_SECRET_KEY: LOCAL_TURNSTILE_SECRET } : {};
+const guard = await startGuard({ vars, secrets });
 console.log(`BASE_URL=${guard.base}`);
 console.log(`ADMIN_TOKEN=${ADMIN_TOKEN}`);
 console.log(`TWILIO_STANDIN=${guard.twilioDirect}`);
