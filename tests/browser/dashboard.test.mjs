@@ -11,10 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { ADMIN_TOKEN, buildWorker, DUMMY_TOKEN, ROOT, startGuard } from '../e2e/harness.mjs';
+import { launchChromium } from './chromium.mjs';
+import { ADMIN_TOKEN, buildWorker, DUMMY_TOKEN, eventually, ROOT, startGuard } from '../e2e/harness.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = join(ROOT, 'docs/screenshots');
 const DESKTOP = { width: 1280, height: 800 };
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -22,23 +21,9 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 let browser;
 before(async () => {
   buildWorker();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(() => browser?.close());
-
-/** Polls `fn` until it returns a truthy value (the decision log is written after each response). */
-async function eventually(fn, what) {
-  for (let i = 0; i < 100; i++) {
-    const value = await fn();
-    if (value) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 const admin = (guard, method, path) => guard.call(method, path, { headers: auth });
 

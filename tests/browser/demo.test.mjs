@@ -11,13 +11,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 // LOCAL_TURNSTILE_SECRET: the siteverify stand-in's local mode accepts the local widget's
 // "ok:<hostname>:<action>" tokens once each and refuses anything else (403 captcha_failed).
 import { buildWorker, DUMMY_TOKEN, LOCAL_TURNSTILE_SECRET, ROOT, startGuard } from '../e2e/harness.mjs';
 import { createClient, ERROR_CODES, formatWait, messageFor, OtpGuardError } from '../../www/otp-guard.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = join(ROOT, 'docs/screenshots');
 // Every test number shares a prefix and every request comes from 127.0.0.1: lift the
 // per-IP, per-network and per-prefix quotas so that only the limits under test apply.
@@ -33,11 +32,7 @@ const MESSAGES = {
 let browser;
 before(async () => {
   buildWorker();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(() => browser?.close());
 

@@ -38,6 +38,19 @@ export const SECRETS = {
   ADMIN_TOKEN,
 };
 
+/**
+ * Polls `fn` (every 100 ms, up to 10 s) until it returns a truthy value, and returns it:
+ * for what the worker does after its response, like writing the decision log.
+ */
+export async function eventually(fn, what) {
+  for (let i = 0; i < 100; i++) {
+    const value = await fn();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
 /** Builds the worker bundle once (a no-op when it is up to date). */
 export function buildWorker() {
   execFileSync(join(ROOT, '.ci/build-worker'), { stdio: 'inherit', cwd: ROOT });

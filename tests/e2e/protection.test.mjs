@@ -4,22 +4,13 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN_TOKEN, buildWorker, DUMMY_TOKEN, startGuard } from './harness.mjs';
+import { ADMIN_TOKEN, buildWorker, DUMMY_TOKEN, eventually, startGuard } from './harness.mjs';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const send = (guard, phone, ip) =>
   guard.call('POST', '/v1/verifications', { body: { phone, turnstile_token: DUMMY_TOKEN }, headers: { 'cf-connecting-ip': ip } });
 const admin = (guard, method, path) => guard.call(method, path, { headers: auth });
 
-/** Polls `fn` until it returns a truthy value (the log is written after each response). */
-async function eventually(fn, what) {
-  for (let i = 0; i < 50; i++) {
-    const value = await fn();
-    if (value) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 describe('pumping protection and the decision log', { concurrency: false }, () => {
   let guard;
