@@ -15,7 +15,7 @@ use otp_guard::guard::{handle, Services};
 use otp_guard::http::Incoming;
 use otp_guard::phone::parse;
 use otp_guard::policy::ClientNetwork;
-use otp_guard::ports::memory::{ManualClock, MemoryStore};
+use otp_guard::ports::memory::{block_on, ManualClock, MemoryStore};
 use otp_guard::ports::{Http, HttpFault, Inbound, Outbound};
 use std::hint::black_box;
 
@@ -30,17 +30,6 @@ impl Http for Upstreams {
             (201, br#"{"sid":"VEbench","status":"pending"}"#)
         };
         Ok(Inbound { status, retry_after: None, body: body.to_vec() })
-    }
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Waker};
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
     }
 }
 

@@ -190,6 +190,19 @@ pub mod memory {
         }
     }
 
+    /// Drives a future whose every port is in memory (it never waits on anything) to
+    /// completion, without an async runtime: replay and the benches use it.
+    pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        use std::task::{Context, Poll, Waker};
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+
     /// A clock the test moves by hand.
     #[derive(Debug, Default)]
     pub struct ManualClock(pub Cell<u64>);

@@ -16,7 +16,7 @@ use crate::guard::{handle, Services};
 use crate::http::Incoming;
 use crate::phone;
 use crate::policy::ClientNetwork;
-use crate::ports::memory::{ManualClock, MemoryStore};
+use crate::ports::memory::{block_on, ManualClock, MemoryStore};
 use crate::ports::{Http, HttpFault, Inbound, Outbound};
 use crate::request::Channel;
 use crate::spend::mills_to_usd;
@@ -239,18 +239,5 @@ impl<'a> Replay<'a> {
         self.report.estimated_cost_usd.without_guard = round(self.report.estimated_cost_usd.without_guard);
         self.report.estimated_cost_usd.with_guard = round(self.report.estimated_cost_usd.with_guard);
         self.report
-    }
-}
-
-/// Drives a future whose every port is in memory (it never waits on anything) to
-/// completion, without an async runtime.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Waker};
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
     }
 }
