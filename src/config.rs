@@ -113,6 +113,11 @@ pub const VARS: &[Var] = &[
         default: "kv",
         meaning: "`kv`: counters in Workers KV (approximate under bursts); `durable_object`: exact counting in a Durable Object",
     },
+    Var {
+        key: "DECISION_LOG",
+        default: "d1",
+        meaning: "`d1`: every decision written to the D1 decision log (admin events, stats, incidents) and the console; `console`: the console log line only (no D1 binding needed, the admin log endpoints answer 404)",
+    },
     Var { key: "LIMITS_IP", default: "20/1h,50/1d", meaning: "sends per client IP (quotas like `20/1h,50/1d`; units s, m, h, d)" },
     Var {
         key: "LIMITS_SUBNET",
@@ -312,6 +317,7 @@ pub struct Config {
     pub voice_gate_sms_attempts: u32,
     pub voice_gate_min_delay_s: u32,
     pub counter_backend: CounterBackend,
+    pub decision_log: DecisionLog,
     pub limits: Limits,
     pub monitor_rules: BTreeSet<&'static str>,
     pub detector: Detector,
@@ -335,6 +341,13 @@ pub struct SpendCaps {
 pub enum CounterBackend {
     Kv,
     DurableObject,
+}
+
+/// Where decisions are recorded besides the console log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionLog {
+    D1,
+    Console,
 }
 
 /// The rate limits of every scope.
@@ -466,6 +479,11 @@ impl Config {
             "durable_object" => CounterBackend::DurableObject,
             _ => return Err(var("COUNTER_BACKEND").invalid("must be `kv` or `durable_object`")),
         };
+        let decision_log = match var("DECISION_LOG").raw.trim() {
+            "d1" => DecisionLog::D1,
+            "console" => DecisionLog::Console,
+            _ => return Err(var("DECISION_LOG").invalid("must be `d1` or `console`")),
+        };
         let prefix_length = var("PREFIX_LENGTH").number(4, 14)? as usize;
         let limits = Limits {
             ip: var("LIMITS_IP").quotas()?,
@@ -561,6 +579,7 @@ impl Config {
             voice_gate_sms_attempts,
             voice_gate_min_delay_s,
             counter_backend,
+            decision_log,
             limits,
             monitor_rules,
             detector,

@@ -6,7 +6,7 @@
 //! It never panics on input and never calls Twilio for a request that any earlier step
 //! refused.
 
-use crate::config::{Config, ConfigError, Mode};
+use crate::config::{Config, ConfigError, DecisionLog, Mode};
 use crate::counters::{Action, Counters, Entry, Op, Tally};
 use crate::decision::Reason;
 use crate::decision::Scope;
@@ -404,6 +404,9 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
     /// `GET /v1/admin/{events,stats,incidents}`: the decision log, read.
     async fn report(&mut self, route: admin::Route, query: &str) -> Result<Outgoing, Reason> {
         self.event.route = "admin";
+        if self.config.decision_log == DecisionLog::Console {
+            return Err(Reason::NotFound("the decision log is off (DECISION_LOG = \"console\")".into()));
+        }
         let log_failed = |_| Reason::UpstreamError("the decision log is unavailable".into());
         let now = self.services.clock.now_ms();
         if route == admin::Route::Events {

@@ -8,7 +8,7 @@
 mod counter_object;
 mod ports;
 
-use crate::config::{Config, ConfigError, CounterBackend};
+use crate::config::{Config, ConfigError, CounterBackend, DecisionLog};
 use crate::counters::KvCounters;
 use crate::guard::{self, Services};
 use crate::http::{Incoming, Outgoing};
@@ -43,7 +43,7 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
             problem: "KV namespace binding is missing from wrangler.toml".into(),
         });
     }
-    if env.d1(DB_BINDING).is_err() {
+    if config.decision_log == DecisionLog::D1 && env.d1(DB_BINDING).is_err() {
         return Err(ConfigError {
             key: DB_BINDING,
             problem: "D1 database binding is missing from wrangler.toml".into(),
@@ -80,7 +80,8 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     for event in &handled.events {
         console_log!("{}", event.to_json());
     }
-    if !handled.events.is_empty() {
+    let log_to_d1 = config.as_ref().is_ok_and(|c| c.decision_log == DecisionLog::D1);
+    if log_to_d1 && !handled.events.is_empty() {
         // The decision log is written after the response; a failure is reported on the
         // console next to the decision line it concerns.
         let log = ports::D1Log(env.d1(DB_BINDING).ok());

@@ -641,3 +641,15 @@ fn the_admin_api_reads_the_decision_log() {
     let stats = admin_get(&rig, "/v1/admin/stats");
     assert!(stats.body["active_blocks"].as_array().unwrap().is_empty(), "{}", stats.body);
 }
+
+#[test]
+fn without_the_d1_log_the_log_endpoints_do_not_exist() {
+    let rig = Rig::new(&[("DECISION_LOG", "console")]);
+    assert_eq!(rig.send(GB).status, 202, "the guard works without D1");
+    for path in ["/v1/admin/events", "/v1/admin/stats", "/v1/admin/incidents"] {
+        let a = admin_get(&rig, path);
+        assert_eq!((a.status, code(&a).as_str()), (404, "not_found"), "{path}");
+    }
+    // The lists do not need the log.
+    assert_eq!(admin_get(&rig, "/v1/admin/safelist").status, 200);
+}
