@@ -1,0 +1,461 @@
+// The workerd benchmark: otp-guard against its two yardsticks (benches/peers/), in plain
+// `workerd serve`, and the replay throughput. One command:
+//
+//   node benches/workerd.mjs [--rounds 5] [--full 500] [--reject 2000] [--warmup 50]
+//                            [--concurrency 8] [--replay-runs 1] [--json FILE]
+//   npm run bench -- --rounds 3        (the same through package.json)
+//
+// What it does, in order:
+//  1. Builds what it needs: otp-guard's bundle through `wrangler deploy --dry-run --outdir`
+//     (which runs `.ci/build-worker` first), the two peers the same way (their own
+//     generated wrangler.toml, `minify = true`), and the release CLI for replay and for
+//     checking the benchmark's phone numbers (`cargo build --release --bin otp-guard`).
+//  2. Starts benches/upstreams.mjs, a separate node process: an in-memory KV server that
+//     workerd's `kvNamespace` binding talks to over HTTP, and the Twilio and Turnstile
+//     stand-ins. Nothing but the worker runs inside the workerd process.
+//  3. For each round, for each worker (the order rotates each round, so no worker always
+//     goes first): a fresh KV store and fresh stand-ins; a fresh `workerd serve`; the time
+//     from spawn to an open port; the first request (the cold start: wall time and the
+//     CPU workerd spent on it); warm-up; then `--full` sends that pass every check and
+//     reach the Twilio stand-in (202 each, distinct numbers and client IPs, volume quotas
+//     raised equally for all workers) and `--reject` sends of invalid numbers (400, no
+//     I/O), each timed and with workerd's CPU read from /proc/<pid>/stat (utime + stime)
+//     before and after. The figures are medians over the rounds.
+//  4. Times `otp-guard replay` on tests/data/scenarios/normal-day.jsonl.
+//  5. Prints the table (and writes the raw figures with --json).
+//
+// A benchmark, not a test: it asserts status codes (a reject path that answered 202 would
+// measure the wrong thing) and never asserts a time.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { connect } from 'node:net';
+import http from 'node:http';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import examples from 'libphonenumber-js/mobile/examples';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const OUT = join(ROOT, 'target/bench');
+const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
+const CLI = join(ROOT, 'target/release/otp-guard');
+const DUMMY_TOKEN = 'XXXX.DUMMY.TOKEN.XXXX';
+// wrangler needs Node >= 22.12: the `node` npm package's binary when this runs on an older node.
+const NODE22 = existsSync(join(ROOT, 'node_modules/.bin/node')) ? join(ROOT, 'node_modules/.bin/node') : process.execPath;
+
+const { values: opts } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    full: { type: 'string', default: '500' },
+    reject: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '50' },
+    concurrency: { type: 'string', default: '8' },
+    'replay-runs': { type: 'string', default: '1' },
+    json: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opts.help) {
+  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 8).join('\n'));
+  process.exit(0);
+}
+const ROUNDS = +opts.rounds;
+const FULL = +opts.full;
+const REJECT = +opts.reject;
+const WARMUP = +opts.warmup;
+const CONCURRENCY = +opts.concurrency;
+
+const log = (...a) => console.error('[bench]', ...a);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- 1. building ---------------------------------------------------------------------
+
+function wranglerDryRun(outdir, configPath) {
+  rmSync(outdir, { recursive: true, force: true });
+  const args = [WRANGLER, 'deploy', '--dry-run', '--outdir', outdir];
+  if (configPath) args.push('--config', configPath);
+  const out = execFileSync(NODE22, args, {
+    cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+  });
+  const total = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(out);
+  // The modules workerd loads: everything wrangler wrote but its metadata and source maps.
+  const modules = readdirSync(outdir).filter((f) => /\.(m?js|wasm)$/.test(f) && !f.endsWith('.map'));
+  const bytes = modules.map((f) => readFileSync(join(outdir, f)));
+  return {
+    outdir,
+    modules,
+    raw: bytes.reduce((s, b) => s + b.length, 0),
+    gzip: bytes.reduce((s, b) => s + gzipSync(b, { level: 9 }).length, 0),
+    wranglerKiB: total ? { raw: +total[1], gzip: +total[2] } : null,
+  };
+}
+
+function build() {
+  mkdirSync(OUT, { recursive: true });
+  const workers = {};
+  log('building otp-guard (wrangler deploy --dry-run, which runs .ci/build-worker)');
+  workers['otp-guard'] = wranglerDryRun(join(OUT, 'otp-guard'));
+  for (const [name, file] of [['js-guard', 'js-guard.mjs'], ['null', 'null-worker.mjs']]) {
+    log(`building the ${name} peer (wrangler deploy --dry-run, minify)`);
+    const dir = join(OUT, `peer-${name}`);
+    mkdirSync(dir, { recursive: true });
+    const config = join(dir, 'wrangler.toml');
+    writeFileSync(config, [
+      `name = "bench-${name}"`,
+      `main = ${JSON.stringify(join(ROOT, 'benches/peers', file))}`,
+      `compatibility_date = "${compatibilityDate()}"`,
+      'minify = true',
+      '[[kv_namespaces]]',
+      'binding = "OTP_GUARD_KV"',
+      'id = "00000000000000000000000000000000"',
+      '',
+    ].join('\n'));
+    workers[name] = wranglerDryRun(join(dir, 'out'), config);
+  }
+  log('building the release CLI (cargo build --release --bin otp-guard)');
+  execFileSync('cargo', ['build', '--release', '--quiet', '--bin', 'otp-guard'], { cwd: ROOT, stdio: 'inherit' });
+  return workers;
+}
+
+const compatibilityDate = () => /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))[1];
+
+/** wrangler.toml's [vars] (every value there is a plain string). */
+function wranglerVars() {
+  const text = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
+  const section = text.split(/^\[vars\]\s*$/m)[1].split(/^\[/m)[0];
+  const vars = {};
+  for (const m of section.matchAll(/^([A-Z0-9_]+)\s*=\s*"((?:[^"\\]|\\.)*)"/gm)) vars[m[1]] = JSON.parse(`"${m[2]}"`);
+  return vars;
+}
+
+// ---- 2. the upstreams process ----------------------------------------------------------
+
+async function startUpstreams() {
+  const child = spawn(process.execPath, [join(ROOT, 'benches/upstreams.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const line = await new Promise((res, rej) => {
+    createInterface({ input: child.stdout }).once('line', res);
+    child.once('exit', (code) => rej(new Error(`upstreams exited with ${code}`)));
+  });
+  const urls = JSON.parse(line);
+  const { SECRETS } = await import('./upstreams.mjs');
+  return {
+    ...urls, child, SECRETS,
+    async reset() { await fetch(`http://${urls.kv}/__bench/reset`); },
+    async stats() { return (await fetch(`http://${urls.kv}/__bench/stats`)).json(); },
+    stop() { child.stdin.end(); child.kill(); },
+  };
+}
+
+// ---- the benchmark's numbers ------------------------------------------------------------
+
+/**
+ * Distinct valid numbers an SMS may go to (mobile, or fixed-or-mobile), from ten countries,
+ * on which libphonenumber-js and otp-guard agree; and invalid ones (the same, cut short).
+ */
+function numbers(count) {
+  const countries = ['GB', 'US', 'DE', 'FR', 'IN', 'BR', 'AU', 'ES', 'NG', 'MX'];
+  const valid = [];
+  const invalid = [];
+  for (let k = 0; valid.length < count * 1.2 + 50 && k < 10_000; k++) {
+    for (const c of countries) {
+      const national = examples[c];
+      const candidate = national.slice(0, -4) + String((Number(national.slice(-4)) + k * 37) % 10_000).padStart(4, '0');
+      const p = parsePhoneNumberFromString(candidate, c);
+      if (p?.isValid() && ['MOBILE', 'FIXED_LINE_OR_MOBILE'].includes(p.getType())) {
+        valid.push(p.number);
+        if (k % 4 === 0) invalid.push(p.number.slice(0, -3));
+      }
+    }
+  }
+  // otp-guard's own view of the same numbers (its CLI runs the worker's parser).
+  const ask = (list) => execFileSync(CLI, ['phone'], { input: list.join('\n') + '\n', encoding: 'utf8' })
+    .trim().split('\n').map((l) => JSON.parse(l));
+  const agreedValid = ask(valid).filter((r) => r.valid && ['mobile', 'fixed_line_or_mobile'].includes(r.type)).map((r) => r.e164);
+  const agreedInvalid = ask(invalid).filter((r) => !r.valid).map((r) => r.input)
+    .filter((n) => !parsePhoneNumberFromString(n)?.isValid());
+  if (agreedValid.length < count) throw new Error(`only ${agreedValid.length} agreed valid numbers`);
+  return { valid: [...new Set(agreedValid)].slice(0, count), invalid: agreedInvalid };
+}
+
+/** Client i's address: every /24 sees at most one request in 256, under the subnet quota. */
+const clientIp = (i) => `198.18.${i % 256}.${Math.floor(i / 256) % 256}`;
+
+// ---- 3. workerd --------------------------------------------------------------------------
+
+function capnpConfig(worker, port, kvAddress, bindings) {
+  const modules = worker.modules.map((f) => {
+    const kind = f.endsWith('.wasm') ? 'wasm' : 'esModule';
+    return `(name = ${JSON.stringify(f)}, ${kind} = embed ${JSON.stringify(f)})`;
+  });
+  // The entry module first: wrangler names it after `main` (index.js, or the peer's file).
+  const main = worker.modules.findIndex((f) => /\.m?js$/.test(f) && !/^[0-9a-f]{40}-/.test(f));
+  modules.unshift(modules.splice(main, 1)[0]);
+  const text = (k, v) => `(name = ${JSON.stringify(k)}, text = ${JSON.stringify(v)})`;
+  return `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .worker),
+    (name = "kv", external = (address = ${JSON.stringify(kvAddress)}, http = ())),
+    (name = "net", network = (allow = ["local", "private", "public"])),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+);
+const worker :Workerd.Worker = (
+  modules = [${modules.join(', ')}],
+  compatibilityDate = ${JSON.stringify(compatibilityDate())},
+  globalOutbound = "net",
+  bindings = [
+    (name = "OTP_GUARD_KV", kvNamespace = "kv"),
+    ${Object.entries(bindings).map(([k, v]) => text(k, v)).join(',\n    ')}
+  ],
+);
+`;
+}
+
+function freePort() {
+  return new Promise((res) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+  });
+}
+
+function portOpen(port) {
+  return new Promise((res) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.once('connect', () => { sock.destroy(); res(true); });
+    sock.once('error', () => res(false));
+  });
+}
+
+/** CPU the process has used: clock ticks from /proc/<pid>/stat, ns from every thread's schedstat. */
+function cpu(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15)
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try { ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+  }
+  return { ticks, ns };
+}
+const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+async function startWorkerd(worker, kvAddress, bindings) {
+  const port = await freePort();
+  const config = join(worker.outdir, 'bench.capnp');
+  writeFileSync(config, capnpConfig(worker, port, kvAddress, bindings));
+  const started = performance.now();
+  const child = spawn(join(ROOT, 'node_modules/workerd/bin/workerd'), ['serve', config], {
+    cwd: worker.outdir, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let lines = 0;
+  const keep = (c) => { lines += (String(c).match(/\n/g) ?? []).length; output = (output + c).slice(-8000); };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let exited = null;
+  child.once('exit', (code, signal) => { exited = { code, signal }; });
+  while (!(await portOpen(port))) {
+    if (exited) throw new Error(`workerd exited (${JSON.stringify(exited)}):\n${output}`);
+    if (performance.now() - started > 60_000) throw new Error(`workerd never listened:\n${output}`);
+    await sleep(1);
+  }
+  return {
+    port, pid: child.pid, startupMs: performance.now() - started,
+    output: () => output, lines: () => lines,
+    async stop() {
+      if (exited) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([gone, sleep(3000)]);
+      if (!exited) { child.kill('SIGKILL'); await gone; }
+    },
+  };
+}
+
+/** One POST /v1/verifications over a keep-alive connection. */
+function send(agent, port, phone, ip) {
+  const body = JSON.stringify({ phone, channel: 'sms', turnstile_token: DUMMY_TOKEN });
+  return new Promise((res, rej) => {
+    const req = http.request({
+      agent, host: '127.0.0.1', port, method: 'POST', path: '/v1/verifications',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cf-connecting-ip': ip },
+    }, (response) => {
+      const chunks = [];
+      response.on('data', (c) => chunks.push(c));
+      response.on('end', () => res({ status: response.statusCode, body: Buffer.concat(chunks).toString() }));
+    });
+    req.once('error', rej);
+    req.end(body);
+  });
+}
+
+/** `requests` (phone, ip pairs) at `CONCURRENCY`; workerd's CPU and the wall time around them. */
+async function load(server, requests, expected) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const statuses = {};
+  let wrong = null;
+  let next = 0;
+  const before = cpu(server.pid);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < requests.length) {
+      const [phone, ip] = requests[next++];
+      const r = await send(agent, server.port, phone, ip);
+      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      if (r.status !== expected && !wrong) wrong = `${phone}: ${r.status} ${r.body}`;
+    }
+  }));
+  const wallMs = performance.now() - t0;
+  const after = cpu(server.pid);
+  agent.destroy();
+  if (wrong) throw new Error(`expected ${expected} for every request, got ${JSON.stringify(statuses)}; first: ${wrong}\n${server.output().slice(-2000)}`);
+  const n = requests.length;
+  return {
+    cpuUsPerReq: ((after.ticks - before.ticks) * TICK_US) / n,
+    schedUsPerReq: (after.ns - before.ns) / 1000 / n,
+    reqPerS: n / (wallMs / 1000),
+  };
+}
+
+async function measureWorker(name, worker, upstreams, bindings, nums) {
+  await upstreams.reset();
+  const server = await startWorkerd(worker, upstreams.kv, bindings);
+  try {
+    const agent = new http.Agent({ keepAlive: true });
+    const c0 = cpu(server.pid);
+    const t0 = performance.now();
+    const first = await send(agent, server.port, nums.valid[0], clientIp(0));
+    const firstMs = performance.now() - t0;
+    const c1 = cpu(server.pid);
+    if (first.status !== 202) throw new Error(`${name}: first request answered ${first.status} ${first.body}\n${server.output()}`);
+    const t1 = performance.now();
+    const second = await send(agent, server.port, nums.valid[1], clientIp(1));
+    const secondMs = performance.now() - t1;
+    if (second.status !== 202) throw new Error(`${name}: second request answered ${second.status} ${second.body}`);
+    agent.destroy();
+
+    const full = (from, n) => Array.from({ length: n }, (_, i) => [nums.valid[from + i], clientIp(from + i)]);
+    await load(server, full(2, WARMUP), 202);
+    const kvBefore = await upstreams.stats();
+    const fullPath = await load(server, full(2 + WARMUP, FULL), 202);
+    const kvAfter = await upstreams.stats();
+    const rejects = Array.from({ length: REJECT }, (_, i) => [nums.invalid[i % nums.invalid.length], clientIp(i)]);
+    const rejectPath = await load(server, rejects, name === 'null' ? 202 : 400);
+    const kvPerSend = {};
+    for (const k of ['bulk_get', 'bulk_keys', 'get', 'put', 'delete']) kvPerSend[k] = (kvAfter[k] - kvBefore[k]) / FULL;
+    return {
+      startupMs: server.startupMs,
+      firstMs, firstCpuMs: (c1.ns - c0.ns) / 1e6, secondMs,
+      full: fullPath, reject: rejectPath, kvPerSend, logLines: server.lines(),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---- 4. replay ---------------------------------------------------------------------------
+
+function replay() {
+  const args = ['replay', '--json', '--config', 'tests/data/scenarios/policy.toml', 'tests/data/scenarios/normal-day.jsonl'];
+  const t0 = performance.now();
+  const out = execFileSync(CLI, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const seconds = (performance.now() - t0) / 1000;
+  const events = JSON.parse(out).events;
+  return { events, seconds, eventsPerS: events / seconds };
+}
+
+// ---- 5. the table ------------------------------------------------------------------------
+
+const fmt = (x, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+
+function table(names, results, workers, replays) {
+  const med = (name, f) => median(results[name].map(f));
+  const rows = [];
+  const row = (label, f, digits = 0, unit = '') => rows.push([label, ...names.map((n) => fmt(med(n, f), digits) + unit)]);
+  const extra = (label, f, digits = 1, unit = '') => rows.push([label, ...names.map((n) => fmt(med(n, f) - med('null', f), digits) + unit)]);
+  row('cold start: first request, median (ms)', (r) => r.firstMs, 1);
+  rows.push(['cold start: first request, each round (ms)', ...names.map((n) => results[n].map((r) => fmt(r.firstMs, 1)).join(' / '))]);
+  extra('cold start: first request, extra over null (ms)', (r) => r.firstMs, 1);
+  row('cold start: workerd CPU on the first request (ms)', (r) => r.firstCpuMs, 1);
+  row('startup: spawn to listening, incl. compiling the bundle (ms)', (r) => r.startupMs, 0);
+  row('second request (ms)', (r) => r.secondMs, 2);
+  row('full path (202): CPU per request (µs)', (r) => r.full.cpuUsPerReq, 0);
+  row('full path (202): requests/s', (r) => r.full.reqPerS, 0);
+  row('reject path (400, invalid number): CPU per request (µs)', (r) => r.reject.cpuUsPerReq, 0);
+  row('reject path (400, invalid number): requests/s', (r) => r.reject.reqPerS, 0);
+  row('full path: KV bulk reads / keys / writes per send', (r) => r.kvPerSend.bulk_get, 0);
+  rows[rows.length - 1] = ['full path: KV bulk reads / keys read / writes per send',
+    ...names.map((n) => { const k = results[n][0].kvPerSend; return `${fmt(k.bulk_get, 1)} / ${fmt(k.bulk_keys, 1)} / ${fmt(k.put + k.delete, 1)}`; })];
+  rows.push(['upload raw (KiB)', ...names.map((n) => fmt(workers[n].raw / 1024, 1))]);
+  rows.push(['upload gzip -9 (KiB)', ...names.map((n) => fmt(workers[n].gzip / 1024, 1))]);
+  rows.push(['wrangler "Total Upload" raw / gzip (KiB)', ...names.map((n) => (workers[n].wranglerKiB ? `${workers[n].wranglerKiB.raw} / ${workers[n].wranglerKiB.gzip}` : 'n/a'))]);
+  const header = ['', ...names];
+  const lines = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+  if (replays.length) {
+    const r = replays.map((x) => x.eventsPerS);
+    lines.push('', `replay (target/release/otp-guard replay, normal-day.jsonl, ${fmt(replays[0].events)} events): ` +
+      `${fmt(median(r))} events/s (median of ${r.length}; ${replays.map((x) => fmt(x.seconds, 2) + ' s').join(', ')})`);
+  }
+  return lines.join('\n');
+}
+
+// ---- main --------------------------------------------------------------------------------
+
+async function main() {
+  const workers = build();
+  const nums = numbers(2 + WARMUP + FULL);
+  log(`${nums.valid.length} valid and ${nums.invalid.length} invalid numbers, both parsers agreeing`);
+  const upstreams = await startUpstreams();
+  const vars = {
+    ...wranglerVars(),
+    TWILIO_BASE_URL: upstreams.twilio,
+    TURNSTILE_BASE_URL: upstreams.turnstile,
+    COUNTER_BACKEND: 'kv',
+    DECISION_LOG: 'console',
+    // Volume quotas raised for every worker alike, so hundreds of sends stay on the full
+    // path (the per-IP, per-subnet and per-number quotas keep their defaults: each send
+    // has its own number and client address).
+    LIMITS_PREFIX: '1000000/1h,1000000/1d',
+    COUNTRY_LIMITS: '*:1000000/1h,1000000/1d',
+    LIMITS_GLOBAL: '1000000/1h,1000000/1d',
+    SPEND_CAP_HOURLY_USD: '1000000', SPEND_CAP_DAILY_USD: '1000000',
+    SPEND_CAP_COUNTRY_HOURLY_USD: '1000000', SPEND_CAP_COUNTRY_DAILY_USD: '1000000',
+    PUMPING_MIN_SENDS: '100000',
+  };
+  const bindings = { ...vars, ...upstreams.SECRETS };
+  const names = ['otp-guard', 'js-guard', 'null'];
+  const results = Object.fromEntries(names.map((n) => [n, []]));
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = names.map((_, i) => names[(i + round) % names.length]);
+      for (const name of order) {
+        const r = await measureWorker(name, workers[name], upstreams, bindings, nums);
+        results[name].push(r);
+        log(`round ${round + 1}/${ROUNDS} ${name}: first ${fmt(r.firstMs, 1)} ms (${fmt(r.firstCpuMs, 1)} ms CPU), ` +
+          `full ${fmt(r.full.cpuUsPerReq)} µs/req ${fmt(r.full.reqPerS)} req/s, reject ${fmt(r.reject.cpuUsPerReq)} µs/req ${fmt(r.reject.reqPerS)} req/s`);
+      }
+    }
+  } finally {
+    upstreams.stop();
+  }
+  const replays = [];
+  for (let i = 0; i < +opts['replay-runs']; i++) {
+    log('timing otp-guard replay on normal-day.jsonl');
+    replays.push(replay());
+  }
+  console.log(`\nworkerd ${execFileSync(join(ROOT, 'node_modules/workerd/bin/workerd'), ['--version'], { encoding: 'utf8' }).trim()}, ` +
+    `${ROUNDS} rounds, ${FULL} full-path and ${REJECT} reject-path requests per round and worker, concurrency ${CONCURRENCY}; medians over the rounds\n`);
+  console.log(table(names, results, workers, replays));
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ opts, workers, results, replays }, null, 2));
+}
+
+await main();
