@@ -693,8 +693,9 @@ async function changeList(list, method, value, field = null) {
     await api(method, `/v1/admin/${list}/${encodeURIComponent(value)}`);
     if (field) field.value = '';
     const shown = value.length > 8 ? `${value.slice(0, 3)}…${value.slice(-4)}` : value;
-    announce(method === 'PUT' ? `${shown} added to the ${list}.` : `${shown} removed from the ${list}.`, { region: `${list}-status` });
+    // The list is reloaded first, so the announcement describes what is on screen.
     await loadList(list);
+    announce(method === 'PUT' ? `${shown} added to the ${list}.` : `${shown} removed from the ${list}.`, { region: `${list}-status` });
   } catch (error) {
     if (state.signedIn) showFieldError(errorEl, explain(error), field);
   }
