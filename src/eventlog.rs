@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The columns of `events` (see `migrations/0001_events.sql`), in insert order.
-pub const COLUMNS: [&str; 23] = [
+/// The columns of `events` (see `migrations/`), in insert order.
+pub const COLUMNS: [&str; 24] = [
+    "event_id",
     "ts",
     "time",
     "request_id",
@@ -48,11 +49,22 @@ pub enum Sql {
     Text(String),
 }
 
-/// The `INSERT` for one event, with its parameters in [`COLUMNS`] order.
+/// A decision's id in the log: the first 128 bits (hex) of SHA-256 over its JSON log
+/// line. The same decision always gets the same id, so the row can be written again (a
+/// retry, an operator restoring rows from the console) without ever being written twice.
+pub fn event_id(event: &Event) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(event.to_json().as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `INSERT` for one event, with its parameters in [`COLUMNS`] order. `OR IGNORE` on
+/// the unique `event_id`: inserting a decision that is already there changes nothing.
 pub fn insert(event: &Event) -> (String, Vec<Sql>) {
     let text = |v: &Option<String>| v.clone().map_or(Sql::Null, Sql::Text);
     let ts = parse_utc(&event.time).unwrap_or(0);
     let params = vec![
+        Sql::Text(event_id(event)),
         Sql::Int(ts as i64),
         Sql::Text(event.time.clone()),
         Sql::Text(event.request_id.clone()),
@@ -78,13 +90,96 @@ pub fn insert(event: &Event) -> (String, Vec<Sql>) {
         text(&event.detail),
     ];
     let marks = vec!["?"; COLUMNS.len()].join(",");
-    (format!("INSERT INTO events ({}) VALUES ({marks})", COLUMNS.join(",")), params)
+    (format!("INSERT OR IGNORE INTO events ({}) VALUES ({marks})", COLUMNS.join(",")), params)
+}
+
+/// Writes batches of inserts to the decision log. A batch is all or nothing (a D1 batch
+/// is one transaction).
+#[allow(async_fn_in_trait)]
+pub trait EventSink {
+    async fn write(&self, batch: &[(String, Vec<Sql>)]) -> Result<(), StoreFault>;
+    /// Called before the retry (the edge waits a moment there).
+    async fn pause(&self) {}
+}
+
+/// Attempts per batch: the write, and one retry. Safe because every insert is idempotent.
+pub const WRITE_ATTEMPTS: u32 = 2;
+
+/// A batch the log did not take after [`WRITE_ATTEMPTS`] attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteFailure {
+    pub attempts: u32,
+    pub fault: String,
+    /// The console line that says so, carrying every row (see [`failure_line`]).
+    pub line: String,
+}
+
+/// Writes one request's events to the log: one batch, retried once (the inserts are
+/// idempotent, so a batch that was committed but reported as failed is not doubled).
+/// Returns the attempts it took.
+pub async fn append<W: EventSink>(sink: &W, events: &[Event]) -> Result<u32, WriteFailure> {
+    let batch: Vec<(String, Vec<Sql>)> = events.iter().map(insert).collect();
+    let mut attempt = 1;
+    loop {
+        match sink.write(&batch).await {
+            Ok(()) => return Ok(attempt),
+            Err(fault) if attempt >= WRITE_ATTEMPTS => {
+                let line = failure_line(events, attempt, &fault.0);
+                return Err(WriteFailure { attempts: attempt, fault: fault.0, line });
+            }
+            Err(_) => {
+                sink.pause().await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// [`insert`] with its values written inline as SQL literals: a statement an operator can
+/// run as it is (`wrangler d1 execute OTP_GUARD_DB --remote --command '...'`). Text is
+/// quoted with its single quotes doubled (SQLite strings have no other escape).
+pub fn restore_sql(event: &Event) -> String {
+    let (sql, params) = insert(event);
+    let literal = |p: &Sql| match p {
+        Sql::Null => "NULL".to_owned(),
+        Sql::Int(i) => i.to_string(),
+        Sql::Real(r) if r.is_finite() => format!("{r:?}"),
+        Sql::Real(_) => "NULL".to_owned(),
+        Sql::Text(t) => format!("'{}'", t.replace('\'', "''")),
+    };
+    let values = params.iter().map(literal).collect::<Vec<_>>().join(",");
+    let marks = vec!["?"; COLUMNS.len()].join(",");
+    sql.replace(&format!("VALUES ({marks})"), &format!("VALUES ({values})"))
+}
+
+/// The console line for a batch the log lost: the fault, the decisions' ids, the
+/// statements that put the rows back (idempotent: a row that did get in is not doubled),
+/// and the decisions themselves, field for field as on their decision lines. It holds
+/// nothing the decision lines do not (numbers only masked or hashed).
+pub fn failure_line(events: &[Event], attempts: u32, fault: &str) -> String {
+    let request_id = events.first().map(|e| e.request_id.as_str()).unwrap_or_default();
+    json!({
+        "error": "decision log write failed",
+        "attempts": attempts,
+        "fault": fault,
+        "request_id": request_id,
+        "event_ids": events.iter().map(event_id).collect::<Vec<_>>(),
+        "restore": "these rows are not in D1; each event is also printed in full on its decision line (same \
+                    request_id); run each statement of `sql` (wrangler d1 execute OTP_GUARD_DB --remote --command): \
+                    INSERT OR IGNORE on event_id, so running one twice adds nothing",
+        "sql": events.iter().map(restore_sql).collect::<Vec<_>>(),
+        "events": events,
+    })
+    .to_string()
 }
 
 /// A stored event, as read back.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub id: i64,
+    /// See [`event_id`]; `None` for rows written before `migrations/0002_event_id.sql`.
+    #[serde(default)]
+    pub event_id: Option<String>,
     pub ts: i64,
     pub time: String,
     pub request_id: String,
@@ -276,6 +371,7 @@ impl MemoryLog {
 pub fn row_of(id: i64, e: &Event) -> Row {
     Row {
         id,
+        event_id: Some(event_id(e)),
         ts: parse_utc(&e.time).unwrap_or(0) as i64,
         time: e.time.clone(),
         request_id: e.request_id.clone(),
@@ -588,6 +684,128 @@ mod tests {
         );
         for bad in ["limit=0", "limit=5000", "since=yesterday", "country=G'B", "cursor=x", "evil=1", "reason=a%20b"] {
             assert!(Query::parse(bad, 100, MAX_PAGE).is_err(), "{bad}");
+        }
+    }
+
+    /// A log that refuses its first `fail` batches; with `commit_anyway`, a refused batch
+    /// is committed all the same (the write went through, the answer was lost). Rows are
+    /// keyed as `INSERT OR IGNORE` keys them: by `event_id`.
+    #[derive(Default)]
+    struct FlakySink {
+        fail: std::cell::Cell<u32>,
+        commit_anyway: bool,
+        writes: std::cell::Cell<u32>,
+        pauses: std::cell::Cell<u32>,
+        rows: std::cell::RefCell<BTreeMap<String, Vec<Sql>>>,
+    }
+
+    impl EventSink for FlakySink {
+        async fn write(&self, batch: &[(String, Vec<Sql>)]) -> Result<(), StoreFault> {
+            self.writes.set(self.writes.get() + 1);
+            let failing = self.fail.get() > 0;
+            if !failing || self.commit_anyway {
+                for (sql, params) in batch {
+                    assert!(sql.starts_with("INSERT OR IGNORE INTO events (event_id,"), "{sql}");
+                    let Sql::Text(id) = &params[0] else { panic!("event_id first") };
+                    self.rows.borrow_mut().entry(id.clone()).or_insert_with(|| params.clone());
+                }
+            }
+            if failing {
+                self.fail.set(self.fail.get() - 1);
+                return Err(StoreFault("D1_ERROR: database is locked".into()));
+            }
+            Ok(())
+        }
+
+        async fn pause(&self) {
+            self.pauses.set(self.pauses.get() + 1);
+        }
+    }
+
+    fn decisions() -> Vec<Event> {
+        let base = Event {
+            time: "2026-01-10T14:00:03.120Z".into(),
+            request_id: "8f2c".into(),
+            route: "send",
+            ip: "203.0.113.7".into(),
+            phone: Some("+44******3456".into()),
+            decision: "block",
+            reason: "upstream_error",
+            status: 502,
+            detail: Some("Twilio did not answer in time".into()),
+            ..Event::default()
+        };
+        let protection =
+            Event { route: "protection", decision: "engage", reason: "protection_engaged", ..base.clone() };
+        vec![base, protection]
+    }
+
+    #[test]
+    fn the_insert_is_idempotent_on_a_content_id() {
+        let [a, b] = <[Event; 2]>::try_from(decisions()).unwrap();
+        let (sql, params) = insert(&a);
+        assert!(sql.starts_with("INSERT OR IGNORE INTO events (event_id,ts,time,"), "{sql}");
+        assert_eq!(params.len(), COLUMNS.len());
+        assert_eq!(params[0], Sql::Text(event_id(&a)));
+        assert_eq!(event_id(&a).len(), 32);
+        assert_eq!(event_id(&a), event_id(&a.clone()), "the same decision, the same id");
+        assert_ne!(event_id(&a), event_id(&b), "two decisions of one request, two ids");
+        let later = Event { time: "2026-01-10T14:00:03.121Z".into(), ..a.clone() };
+        assert_ne!(event_id(&a), event_id(&later));
+        assert_eq!(row_of(1, &a).event_id, Some(event_id(&a)));
+    }
+
+    #[test]
+    fn restore_statements_inline_every_value_quoted() {
+        let mut event = decisions().remove(0);
+        event.detail = Some("it's '); DROP TABLE events; --".into());
+        event.price_usd = Some(0.05);
+        let sql = restore_sql(&event);
+        let id = event_id(&event);
+        assert!(sql.starts_with("INSERT OR IGNORE INTO events (event_id,ts,time,"), "{sql}");
+        assert!(
+            sql.contains(&format!("VALUES ('{id}',1768053603120,'2026-01-10T14:00:03.120Z','8f2c','send'")),
+            "{sql}"
+        );
+        assert!(sql.contains(",'it''s ''); DROP TABLE events; --')"), "{sql}");
+        assert!(sql.contains(",0.05,") && sql.contains(",NULL,") && !sql.contains('?'), "{sql}");
+    }
+
+    #[test]
+    fn a_failed_batch_is_retried_once_and_never_doubled() {
+        use crate::ports::memory::block_on;
+        let events = decisions();
+        // Written at once.
+        let sink = FlakySink::default();
+        assert_eq!(block_on(append(&sink, &events)), Ok(1));
+        assert_eq!((sink.writes.get(), sink.pauses.get(), sink.rows.borrow().len()), (1, 0, 2));
+
+        // Refused once: the retry writes it, after a pause.
+        let sink = FlakySink { fail: 1.into(), ..FlakySink::default() };
+        assert_eq!(block_on(append(&sink, &events)), Ok(2));
+        assert_eq!((sink.writes.get(), sink.pauses.get(), sink.rows.borrow().len()), (2, 1, 2));
+
+        // Committed, but reported as failed: the retry adds nothing.
+        let sink = FlakySink { fail: 1.into(), commit_anyway: true, ..FlakySink::default() };
+        assert_eq!(block_on(append(&sink, &events)), Ok(2));
+        assert_eq!(sink.rows.borrow().len(), 2);
+
+        // Refused twice: no third attempt, and the failure carries every row.
+        let sink = FlakySink { fail: 5.into(), ..FlakySink::default() };
+        let failure = block_on(append(&sink, &events)).unwrap_err();
+        assert_eq!((sink.writes.get(), sink.rows.borrow().len()), (WRITE_ATTEMPTS, 0));
+        assert_eq!((failure.attempts, failure.fault.as_str()), (2, "D1_ERROR: database is locked"));
+        let line: Value = serde_json::from_str(&failure.line).unwrap();
+        assert_eq!(line["error"], "decision log write failed");
+        assert_eq!(line["request_id"], "8f2c");
+        assert_eq!(line["fault"], "D1_ERROR: database is locked");
+        assert!(line["restore"].as_str().unwrap().contains("decision line"), "{line}");
+        assert_eq!(line["event_ids"], json!(events.iter().map(event_id).collect::<Vec<_>>()));
+        assert_eq!(line["sql"], json!(events.iter().map(restore_sql).collect::<Vec<_>>()));
+        // Each event exactly as its decision line printed it: enough to rebuild the row.
+        for (i, event) in events.iter().enumerate() {
+            let printed: Value = serde_json::from_str(&event.to_json()).unwrap();
+            assert_eq!(line["events"][i], printed);
         }
     }
 

@@ -82,13 +82,18 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     }
     let log_to_d1 = config.as_ref().is_ok_and(|c| c.decision_log == DecisionLog::D1);
     if log_to_d1 && !handled.events.is_empty() {
-        // The decision log is written after the response; a failure is reported on the
-        // console next to the decision line it concerns.
+        // The decision log is written after the response, retried once (idempotently);
+        // a batch it still refuses is printed with every row, for the operator to restore.
         let log = ports::D1Log(env.d1(DB_BINDING).ok());
         let events = handled.events;
         ctx.wait_until(async move {
-            if let Err(fault) = log.append(&events).await {
-                console_error!("{{\"error\":\"decision log write failed\",\"detail\":{:?}}}", fault.0);
+            match crate::eventlog::append(&log, &events).await {
+                Ok(1) => {}
+                Ok(attempts) => console_log!(
+                    "{{\"warning\":\"decision log written on attempt {attempts}\",\"request_id\":{:?}}}",
+                    events[0].request_id
+                ),
+                Err(failure) => console_error!("{}", failure.line),
             }
         });
     }

@@ -1,7 +1,7 @@
 //! The core's ports on Workers: `Date.now()`, Workers KV and `fetch` with a timeout.
 
 use crate::counters::{Counters, KvCounters, Op, Tally};
-use crate::eventlog::{EventLog, Query, Row, Sql};
+use crate::eventlog::{EventLog, EventSink, Query, Row, Sql};
 use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store, StoreFault};
 use futures_util::future::{select, Either};
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
@@ -161,23 +161,30 @@ impl D1Log {
     fn db(&self) -> Result<&worker::D1Database, StoreFault> {
         self.0.as_ref().ok_or_else(|| StoreFault("D1 binding missing".into()))
     }
+}
 
-    /// Writes `events` in one batch.
-    pub async fn append(&self, events: &[crate::event::Event]) -> Result<(), StoreFault> {
+/// One batch, one D1 transaction: all rows or none.
+impl EventSink for D1Log {
+    async fn write(&self, batch: &[(String, Vec<Sql>)]) -> Result<(), StoreFault> {
         let db = self.db()?;
         let fault = |e: worker::Error| StoreFault(e.to_string());
-        let statements = events
+        let statements = batch
             .iter()
-            .map(|event| {
-                let (sql, params) = crate::eventlog::insert(event);
-                db.prepare(sql).bind(&bind(&params))
-            })
+            .map(|(sql, params)| db.prepare(sql).bind(&bind(params)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(fault)?;
         db.batch(statements).await.map_err(fault)?;
         Ok(())
     }
+
+    /// A moment before the retry, so a busy database can settle.
+    async fn pause(&self) {
+        Delay::from(std::time::Duration::from_millis(RETRY_PAUSE_MS)).await;
+    }
 }
+
+/// The pause before the decision log's retry.
+const RETRY_PAUSE_MS: u64 = 100;
 
 impl EventLog for D1Log {
     async fn query(&self, query: &Query) -> Result<Vec<Row>, StoreFault> {

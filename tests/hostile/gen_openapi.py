@@ -418,7 +418,11 @@ doc = {
                 "required": ["id", "ts", "time", "request_id", "route", "decision", "reason", "status"],
                 "additionalProperties": False,
                 "properties": {
-                    "id": {"type": "integer"}, "ts": {"type": "integer", "description": "ms since the epoch"},
+                    "id": {"type": "integer"},
+                    "event_id": {"type": ["string", "null"],
+                                 "description": "The decision's id (128 bits of SHA-256 over its log line, hex); "
+                                                "null on rows older than migration 0002."},
+                    "ts": {"type": "integer", "description": "ms since the epoch"},
                     "time": {"type": "string"}, "request_id": {"type": "string"}, "route": {"type": "string"},
                     "ip": nullable("string"), "ip_country": nullable("string"), "asn": nullable("integer"),
                     "phone": nullable("string"), "phone_hash": nullable("string"), "country": nullable("string"),
