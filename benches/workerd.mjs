@@ -3,6 +3,7 @@
 //
 //   node benches/workerd.mjs [--rounds 5] [--full 500] [--reject 2000] [--warmup 50]
 //                            [--concurrency 8] [--replay-runs 1] [--json FILE]
+//                            [--at REV]
 //   npm run bench -- --rounds 3        (the same through package.json)
 //
 // What it does, in order:
@@ -29,11 +30,11 @@
 
 import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { connect } from 'node:net';
 import http from 'node:http';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
@@ -42,7 +43,6 @@ import examples from 'libphonenumber-js/mobile/examples';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'target/bench');
 const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
-const CLI = join(ROOT, 'target/release/otp-guard');
 const DUMMY_TOKEN = 'XXXX.DUMMY.TOKEN.XXXX';
 // wrangler needs Node >= 22.12: the `node` npm package's binary when this runs on an older node.
 const NODE22 = existsSync(join(ROOT, 'node_modules/.bin/node')) ? join(ROOT, 'node_modules/.bin/node') : process.execPath;
@@ -55,6 +55,7 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '50' },
     concurrency: { type: 'string', default: '8' },
     'replay-runs': { type: 'string', default: '1' },
+    at: { type: 'string' },
     json: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -69,6 +70,35 @@ const REJECT = +opts.reject;
 const WARMUP = +opts.warmup;
 const CONCURRENCY = +opts.concurrency;
 
+/**
+ * The otp-guard tree measured: this one, or with `--at REV` a clean checkout of that
+ * revision (a git worktree in target/bench/tree, its node_modules linked to this tree's),
+ * so that the figures belong to a commit even while the working tree has edits in progress.
+ * The peers, the upstreams and this harness always come from this tree.
+ */
+function guardTree() {
+  if (!opts.at) return ROOT;
+  const dir = join(OUT, 'tree');
+  const rev = execFileSync('git', ['rev-parse', '--verify', `${opts.at}^{commit}`], { cwd: ROOT, encoding: 'utf8' }).trim();
+  if (!existsSync(join(dir, '.git'))) {
+    mkdirSync(OUT, { recursive: true });
+    execFileSync('git', ['worktree', 'add', '--detach', dir, rev], { cwd: ROOT, stdio: 'ignore' });
+  } else {
+    execFileSync('git', ['checkout', '--detach', '--quiet', rev], { cwd: dir });
+  }
+  if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+const GUARD = guardTree();
+const CLI = join(GUARD, 'target/release/otp-guard');
+
+/** The measured revision, and whether the guard's sources had uncommitted edits. */
+function treeState() {
+  const git = (...a) => execFileSync('git', a, { cwd: GUARD, encoding: 'utf8' }).trim();
+  const dirty = git('status', '--porcelain', '--', 'src', 'Cargo.toml', 'Cargo.lock', 'build.rs', 'wrangler.toml') !== '';
+  return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' with uncommitted changes to the guard\'s sources' : ''}`;
+}
+
 const log = (...a) => console.error('[bench]', ...a);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -78,12 +108,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- 1. building ---------------------------------------------------------------------
 
-function wranglerDryRun(outdir, configPath) {
+function wranglerDryRun(outdir, configPath, cwd = ROOT) {
   rmSync(outdir, { recursive: true, force: true });
   const args = [WRANGLER, 'deploy', '--dry-run', '--outdir', outdir];
   if (configPath) args.push('--config', configPath);
   const out = execFileSync(NODE22, args, {
-    cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+    cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
   });
   const total = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(out);
@@ -103,7 +133,7 @@ function build() {
   mkdirSync(OUT, { recursive: true });
   const workers = {};
   log('building otp-guard (wrangler deploy --dry-run, which runs .ci/build-worker)');
-  workers['otp-guard'] = wranglerDryRun(join(OUT, 'otp-guard'));
+  workers['otp-guard'] = wranglerDryRun(join(OUT, 'otp-guard'), null, GUARD);
   for (const [name, file] of [['js-guard', 'js-guard.mjs'], ['null', 'null-worker.mjs']]) {
     log(`building the ${name} peer (wrangler deploy --dry-run, minify)`);
     const dir = join(OUT, `peer-${name}`);
@@ -122,15 +152,15 @@ function build() {
     workers[name] = wranglerDryRun(join(dir, 'out'), config);
   }
   log('building the release CLI (cargo build --release --bin otp-guard)');
-  execFileSync('cargo', ['build', '--release', '--quiet', '--bin', 'otp-guard'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync('cargo', ['build', '--release', '--quiet', '--bin', 'otp-guard'], { cwd: GUARD, stdio: 'inherit' });
   return workers;
 }
 
-const compatibilityDate = () => /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))[1];
+const compatibilityDate = () => /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(join(GUARD, 'wrangler.toml'), 'utf8'))[1];
 
 /** wrangler.toml's [vars] (every value there is a plain string). */
 function wranglerVars() {
-  const text = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
+  const text = readFileSync(join(GUARD, 'wrangler.toml'), 'utf8');
   const section = text.split(/^\[vars\]\s*$/m)[1].split(/^\[/m)[0];
   const vars = {};
   for (const m of section.matchAll(/^([A-Z0-9_]+)\s*=\s*"((?:[^"\\]|\\.)*)"/gm)) vars[m[1]] = JSON.parse(`"${m[2]}"`);
@@ -281,12 +311,12 @@ async function startWorkerd(worker, kvAddress, bindings) {
   };
 }
 
-/** One POST /v1/verifications over a keep-alive connection. */
+/** One POST /v1/verifications (or, without a phone, GET /v1/health) over a keep-alive connection. */
 function send(agent, port, phone, ip) {
-  const body = JSON.stringify({ phone, channel: 'sms', turnstile_token: DUMMY_TOKEN });
+  const body = phone === null ? '' : JSON.stringify({ phone, channel: 'sms', turnstile_token: DUMMY_TOKEN });
   return new Promise((res, rej) => {
     const req = http.request({
-      agent, host: '127.0.0.1', port, method: 'POST', path: '/v1/verifications',
+      agent, host: '127.0.0.1', port, method: phone === null ? 'GET' : 'POST', path: phone === null ? '/v1/health' : '/v1/verifications',
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cf-connecting-ip': ip },
     }, (response) => {
       const chunks = [];
@@ -326,7 +356,40 @@ async function load(server, requests, expected) {
   };
 }
 
+/** One timed request: wall time and the CPU workerd spent meanwhile (schedstat, ns precision). */
+async function timed(server, agent, phone, ip, expected) {
+  const c0 = cpu(server.pid);
+  const t0 = performance.now();
+  const r = await send(agent, server.port, phone, ip);
+  const ms = performance.now() - t0;
+  const c1 = cpu(server.pid);
+  if (r.status !== expected) throw new Error(`${phone ?? 'health'}: expected ${expected}, got ${r.status} ${r.body}\n${server.output()}`);
+  return { ms, cpuMs: (c1.ns - c0.ns) / 1e6 };
+}
+
+/**
+ * Where a cold start goes: in a fresh workerd, GET /v1/health first (the runtime, the
+ * instance and the config), then one invalid number (the phone parser's first use:
+ * otp-guard initialises libphonenumber's metadata there), then one send (the rest of the
+ * full path's first use).
+ */
+async function coldSplit(name, worker, upstreams, bindings, nums) {
+  await upstreams.reset();
+  const server = await startWorkerd(worker, upstreams.kv, bindings);
+  try {
+    const agent = new http.Agent({ keepAlive: true });
+    const health = await timed(server, agent, null, clientIp(0), name === 'null' ? 202 : 200);
+    const reject = await timed(server, agent, nums.invalid[0], clientIp(0), name === 'null' ? 202 : 400);
+    const sendAfter = await timed(server, agent, nums.valid[0], clientIp(0), 202);
+    agent.destroy();
+    return { health, reject, send: sendAfter };
+  } finally {
+    await server.stop();
+  }
+}
+
 async function measureWorker(name, worker, upstreams, bindings, nums) {
+  const split = await coldSplit(name, worker, upstreams, bindings, nums);
   await upstreams.reset();
   const server = await startWorkerd(worker, upstreams.kv, bindings);
   try {
@@ -350,12 +413,15 @@ async function measureWorker(name, worker, upstreams, bindings, nums) {
     const kvAfter = await upstreams.stats();
     const rejects = Array.from({ length: REJECT }, (_, i) => [nums.invalid[i % nums.invalid.length], clientIp(i)]);
     const rejectPath = await load(server, rejects, name === 'null' ? 202 : 400);
+    const kvEnd = await upstreams.stats();
+    const kvOps = (a, b) => ['bulk_get', 'get', 'put', 'delete', 'list'].reduce((n, k) => n + b[k] - a[k], 0);
+    rejectPath.kvOpsPerReq = kvOps(kvAfter, kvEnd) / REJECT;
     const kvPerSend = {};
     for (const k of ['bulk_get', 'bulk_keys', 'get', 'put', 'delete']) kvPerSend[k] = (kvAfter[k] - kvBefore[k]) / FULL;
     return {
       startupMs: server.startupMs,
       firstMs, firstCpuMs: (c1.ns - c0.ns) / 1e6, secondMs,
-      full: fullPath, reject: rejectPath, kvPerSend, logLines: server.lines(),
+      full: fullPath, reject: rejectPath, kvPerSend, logLines: server.lines(), split,
     };
   } finally {
     await server.stop();
@@ -367,7 +433,7 @@ async function measureWorker(name, worker, upstreams, bindings, nums) {
 function replay() {
   const args = ['replay', '--json', '--config', 'tests/data/scenarios/policy.toml', 'tests/data/scenarios/normal-day.jsonl'];
   const t0 = performance.now();
-  const out = execFileSync(CLI, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const out = execFileSync(CLI, args, { cwd: GUARD, encoding: 'utf8', maxBuffer: 1 << 28 });
   const seconds = (performance.now() - t0) / 1000;
   const events = JSON.parse(out).events;
   return { events, seconds, eventsPerS: events / seconds };
@@ -387,6 +453,10 @@ function table(names, results, workers, replays) {
   extra('cold start: first request, extra over null (ms)', (r) => r.firstMs, 1);
   row('cold start: workerd CPU on the first request (ms)', (r) => r.firstCpuMs, 1);
   row('startup: spawn to listening, incl. compiling the bundle (ms)', (r) => r.startupMs, 0);
+  row('cold split, fresh workerd: 1. GET /v1/health first, wall / CPU (ms)', (r) => r.split.health.ms, 1);
+  rows[rows.length - 1] = [rows.at(-1)[0], ...names.map((n) => `${fmt(med(n, (r) => r.split.health.ms), 1)} / ${fmt(med(n, (r) => r.split.health.cpuMs), 1)}`)];
+  rows.push(['cold split: 2. then an invalid number, wall / CPU (ms)', ...names.map((n) => `${fmt(med(n, (r) => r.split.reject.ms), 1)} / ${fmt(med(n, (r) => r.split.reject.cpuMs), 1)}`)]);
+  rows.push(['cold split: 3. then a send (202), wall / CPU (ms)', ...names.map((n) => `${fmt(med(n, (r) => r.split.send.ms), 1)} / ${fmt(med(n, (r) => r.split.send.cpuMs), 1)}`)]);
   row('second request (ms)', (r) => r.secondMs, 2);
   row('full path (202): CPU per request (µs)', (r) => r.full.cpuUsPerReq, 0);
   row('full path (202): requests/s', (r) => r.full.reqPerS, 0);
@@ -395,6 +465,7 @@ function table(names, results, workers, replays) {
   row('full path: KV bulk reads / keys / writes per send', (r) => r.kvPerSend.bulk_get, 0);
   rows[rows.length - 1] = ['full path: KV bulk reads / keys read / writes per send',
     ...names.map((n) => { const k = results[n][0].kvPerSend; return `${fmt(k.bulk_get, 1)} / ${fmt(k.bulk_keys, 1)} / ${fmt(k.put + k.delete, 1)}`; })];
+  row('reject path: KV operations per request', (r) => r.reject.kvOpsPerReq, 1);
   rows.push(['upload raw (KiB)', ...names.map((n) => fmt(workers[n].raw / 1024, 1))]);
   rows.push(['upload gzip -9 (KiB)', ...names.map((n) => fmt(workers[n].gzip / 1024, 1))]);
   rows.push(['wrangler "Total Upload" raw / gzip (KiB)', ...names.map((n) => (workers[n].wranglerKiB ? `${workers[n].wranglerKiB.raw} / ${workers[n].wranglerKiB.gzip}` : 'n/a'))]);
@@ -453,7 +524,7 @@ async function main() {
     replays.push(replay());
   }
   console.log(`\nworkerd ${execFileSync(join(ROOT, 'node_modules/workerd/bin/workerd'), ['--version'], { encoding: 'utf8' }).trim()}, ` +
-    `${ROUNDS} rounds, ${FULL} full-path and ${REJECT} reject-path requests per round and worker, concurrency ${CONCURRENCY}; medians over the rounds\n`);
+    `otp-guard at ${treeState()}, ${ROUNDS} rounds, ${FULL} full-path and ${REJECT} reject-path requests per round and worker, concurrency ${CONCURRENCY}; medians over the rounds\n`);
   console.log(table(names, results, workers, replays));
   if (opts.json) writeFileSync(opts.json, JSON.stringify({ opts, workers, results, replays }, null, 2));
 }
