@@ -1,16 +1,19 @@
 //! Step 2: turn what a person typed into a validated E.164 number with a region and a type.
 //!
-//! Validity and number types come from the `phonenumber` crate (Google's libphonenumber
-//! metadata). Before it sees the input we normalise the forms people actually type and
-//! the crate does not all accept on its own: a `tel:` URI, any Unicode decimal digits
-//! (fullwidth, Arabic-Indic, Devanagari...), a fullwidth plus, and the `00` / `011`
-//! international prefixes. Letters are refused outright: vanity numbers and extensions are
-//! not something an OTP should be sent to.
+//! Validity and number types come from Google's libphonenumber metadata, as the
+//! `phonenumber` crate carries it, prepared at build time (`build.rs`, [`metadata`]) so a
+//! fresh isolate has no database to build; digits are read as that crate reads them
+//! ([`reading`]). Before that we normalise the forms people actually type: a `tel:` URI,
+//! any Unicode decimal digits (fullwidth, Arabic-Indic, Devanagari...), a fullwidth plus,
+//! and the `00` / `011` international prefixes. Letters are refused outright: vanity
+//! numbers and extensions are not something an OTP should be sent to.
 //!
 //! The worker and `otp-guard phone` both call [`parse`]: one core, one answer.
 
-use phonenumber::metadata::DATABASE;
-use phonenumber::Type;
+mod metadata;
+mod reading;
+
+use metadata::{matches_whole, Kind, Region};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -122,25 +125,6 @@ impl NumberType {
     pub fn receives_sms(self) -> bool {
         !matches!(self, NumberType::FixedLine)
     }
-
-    fn from_crate(kind: Type) -> NumberType {
-        match kind {
-            Type::FixedLine => NumberType::FixedLine,
-            Type::Mobile => NumberType::Mobile,
-            Type::FixedLineOrMobile => NumberType::FixedLineOrMobile,
-            Type::TollFree => NumberType::TollFree,
-            Type::PremiumRate => NumberType::PremiumRate,
-            Type::SharedCost => NumberType::SharedCost,
-            Type::PersonalNumber => NumberType::PersonalNumber,
-            Type::Voip => NumberType::Voip,
-            Type::Pager => NumberType::Pager,
-            Type::Uan => NumberType::Uan,
-            Type::Voicemail => NumberType::Voicemail,
-            // `classify` never returns the others (emergency, short codes...): they are
-            // not subscriber numbers.
-            _ => NumberType::Unknown,
-        }
-    }
 }
 
 impl fmt::Display for NumberType {
@@ -155,41 +139,28 @@ pub fn parse(input: &str, default_region: Option<&str>) -> Result<Phone, PhoneEr
         return Err(PhoneError::TooLong);
     }
     let region = match default_region {
-        Some(code) => Some(region_id(code).ok_or(PhoneError::UnknownCountry)?),
+        Some(code) => Some(region(code).ok_or(PhoneError::UnknownCountry)?),
         None => None,
     };
     let normalised = normalise(input, region)?;
     let (calling_code, national) = match normalised.strip_prefix('+') {
         // An international number is read without the default region: the crate would
         // otherwise strip that region's national prefix from it.
-        Some(digits) => split_calling_code(digits).or_else(|| via_crate(&normalised, None).filter(recognised)),
+        Some(digits) => split_calling_code(digits).or_else(|| reading::read(&normalised, None).filter(recognised)),
         None => {
             let region = region.ok_or(PhoneError::NeedsCountry)?;
-            via_crate(&normalised, Some(region)).filter(recognised).or_else(|| national_in_region(&normalised, region))
+            reading::read(&normalised, Some(region))
+                .filter(recognised)
+                .or_else(|| national_in_region(&normalised, region))
         }
     }
     .ok_or(PhoneError::Invalid)?;
     let (meta, kind) = region_and_type(calling_code, &national).ok_or(PhoneError::Invalid)?;
-    Ok(Phone {
-        e164: format!("+{calling_code}{national}"),
-        region: meta.id().to_owned(),
-        calling_code,
-        kind: NumberType::from_crate(kind),
-    })
+    Ok(Phone { e164: format!("+{calling_code}{national}"), region: meta.id.to_owned(), calling_code, kind })
 }
 
 fn recognised((code, national): &(u16, String)) -> bool {
     region_and_type(*code, national).is_some()
-}
-
-/// The crate's parse, reduced to (calling code, national significant number with its
-/// leading zeros). Extensions are refused.
-fn via_crate(normalised: &str, region: Option<phonenumber::country::Id>) -> Option<(u16, String)> {
-    let number = phonenumber::parse(region, normalised).ok()?;
-    if number.extension().is_some() {
-        return None;
-    }
-    Some((number.code().value(), number.national().to_string()))
 }
 
 /// `+` digits read literally: the first one to three digits that name a calling code,
@@ -206,10 +177,9 @@ fn split_calling_code(digits: &str) -> Option<(u16, String)> {
 /// A national number read in `region` by stripping its national prefix once (or not at
 /// all, where the prefix is part of the number): the fallback for the crate's double
 /// stripping of `8` in Russia and Belarus.
-fn national_in_region(digits: &str, region: phonenumber::country::Id) -> Option<(u16, String)> {
-    let meta = DATABASE.by_id(region.as_ref())?;
-    let code = meta.country_code();
-    let stripped = meta.national_prefix().and_then(|prefix| digits.strip_prefix(prefix));
+fn national_in_region(digits: &str, region: &Region) -> Option<(u16, String)> {
+    let code = region.code;
+    let stripped = region.national_prefix.and_then(|prefix| digits.strip_prefix(prefix));
     stripped
         .into_iter()
         .chain([digits])
@@ -223,57 +193,32 @@ fn national_in_region(digits: &str, region: phonenumber::country::Id) -> Option<
 /// As libphonenumber does for codes shared by several regions (+1, +7, +44...): a region
 /// whose leading digits match wins, otherwise the first region that gives the number a
 /// type. Leading zeros are kept (see [`classify`]).
-fn region_and_type(code: u16, national: &str) -> Option<(&'static phonenumber::Metadata, Type)> {
+fn region_and_type(code: u16, national: &str) -> Option<(&'static Region, NumberType)> {
     if national.is_empty() || national.len() > 17 {
         return None;
     }
-    let regions = DATABASE.by_code(&code)?;
-    let typed = |meta: &'static phonenumber::Metadata| {
-        if !matches_entirely(meta.descriptors().general(), national) {
+    let regions = metadata::regions_for_code(code)?;
+    let typed = |region: &'static Region| {
+        if !matches_entirely(&region.general, national) {
             return None;
         }
-        Some((meta, classify(meta, national))).filter(|(_, kind)| *kind != Type::Unknown)
+        Some((region, classify(region, national))).filter(|(_, kind)| *kind != NumberType::Unknown)
     };
-    if let [only] = regions.as_slice() {
+    if let [only] = regions {
         return typed(only);
     }
-    let by_leading_digits = regions
-        .iter()
-        .find(|meta| meta.leading_digits().is_some_and(|re| compiled(re.as_str(), false, |re| re.is_match(national))));
-    by_leading_digits.and_then(|meta| typed(meta)).or_else(|| regions.iter().find_map(|meta| typed(meta)))
-}
-
-thread_local! {
-    /// Every metadata pattern this isolate (or thread) has used, compiled once.
-    ///
-    /// The crate keeps compiled patterns in one least-recently-used cache of 100 for the
-    /// whole database; traffic to more than a handful of countries evicts and recompiles
-    /// them on nearly every parse (most of the CPU of a mixed-traffic replay went there).
-    /// A region has a dozen patterns, so this map stays small: it only holds what is used.
-    static PATTERNS: std::cell::RefCell<std::collections::HashMap<(String, bool), Option<regex::Regex>>> =
-        std::cell::RefCell::default();
-}
-
-/// Runs `f` on `pattern` compiled (anchored at both ends when `whole`, at the start
-/// otherwise); a pattern that does not compile matches nothing.
-fn compiled(pattern: &str, whole: bool, f: impl FnOnce(&regex::Regex) -> bool) -> bool {
-    PATTERNS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let re = cache.entry((pattern.to_owned(), whole)).or_insert_with(|| {
-            let anchored = if whole { format!("(?x)^(?:{pattern})$") } else { format!("(?x)^(?:{pattern})") };
-            regex::Regex::new(&anchored).ok()
-        });
-        re.as_ref().is_some_and(f)
-    })
+    let by_leading_digits = regions.iter().find(|region| {
+        region.leading_digits.is_some_and(|pattern| metadata::match_at_start(pattern, national).is_some())
+    });
+    by_leading_digits.and_then(typed).or_else(|| regions.iter().find_map(typed))
 }
 
 /// libphonenumber's `matchesEntirely` with the descriptor's possible lengths.
-fn matches_entirely(descriptor: &phonenumber::metadata::Descriptor, national: &str) -> bool {
-    let lengths = descriptor.possible_length();
-    if !lengths.is_empty() && !lengths.contains(&(national.len() as u16)) {
+fn matches_entirely(desc: &metadata::Desc, national: &str) -> bool {
+    if !desc.lengths.is_empty() && !desc.lengths.iter().any(|&n| usize::from(n) == national.len()) {
         return false;
     }
-    compiled(descriptor.national_number().as_str(), true, |re| re.is_match(national))
+    matches_whole(desc.pattern, national)
 }
 
 /// libphonenumber's type classification, in its order of precedence, applied to the
@@ -283,33 +228,36 @@ fn matches_entirely(descriptor: &phonenumber::metadata::Descriptor, national: &s
 /// (`PhoneNumber::number_type` reads `NationalNumber::value()`), so every number whose
 /// national significant number starts with 0 (Congo's mobiles, Italy's fixed lines,
 /// Côte d'Ivoire...) came back `unknown`. This applies the same rules to the right digits.
-fn classify(meta: &phonenumber::Metadata, national: &str) -> Type {
-    let descriptors = meta.descriptors();
-    let matches = |kind: Type| descriptors.get(kind).is_some_and(|d| matches_entirely(d, national));
+fn classify(region: &Region, national: &str) -> NumberType {
+    let matches = |kind: Kind| region.kind(kind).is_some_and(|desc| matches_entirely(desc, national));
     let special = [
-        Type::PremiumRate,
-        Type::TollFree,
-        Type::SharedCost,
-        Type::Voip,
-        Type::PersonalNumber,
-        Type::Pager,
-        Type::Uan,
-        Type::Voicemail,
+        (Kind::PremiumRate, NumberType::PremiumRate),
+        (Kind::TollFree, NumberType::TollFree),
+        (Kind::SharedCost, NumberType::SharedCost),
+        (Kind::Voip, NumberType::Voip),
+        (Kind::PersonalNumber, NumberType::PersonalNumber),
+        (Kind::Pager, NumberType::Pager),
+        (Kind::Uan, NumberType::Uan),
+        (Kind::Voicemail, NumberType::Voicemail),
     ];
-    if let Some(kind) = special.into_iter().find(|&kind| matches(kind)) {
+    if let Some((_, kind)) = special.into_iter().find(|&(kind, _)| matches(kind)) {
         return kind;
     }
-    if matches(Type::FixedLine) {
-        let same_patterns = match (descriptors.get(Type::FixedLine), descriptors.get(Type::Mobile)) {
-            (Some(fixed), Some(mobile)) => fixed.national_number().as_str() == mobile.national_number().as_str(),
+    if matches(Kind::FixedLine) {
+        let same_patterns = match (region.kind(Kind::FixedLine), region.kind(Kind::Mobile)) {
+            (Some(fixed), Some(mobile)) => fixed.pattern == mobile.pattern,
             _ => false,
         };
-        return if same_patterns || matches(Type::Mobile) { Type::FixedLineOrMobile } else { Type::FixedLine };
+        return if same_patterns || matches(Kind::Mobile) {
+            NumberType::FixedLineOrMobile
+        } else {
+            NumberType::FixedLine
+        };
     }
-    if matches(Type::Mobile) {
-        return Type::Mobile;
+    if matches(Kind::Mobile) {
+        return NumberType::Mobile;
     }
-    Type::Unknown
+    NumberType::Unknown
 }
 
 /// Parses an E.164 string as it arrives on the admin API: `+` and digits only.
@@ -324,22 +272,24 @@ pub fn parse_e164(input: &str) -> Result<Phone, PhoneError> {
     Ok(phone)
 }
 
-/// Looks up an ISO 3166-1 alpha-2 code, case-insensitively.
-pub fn region_id(code: &str) -> Option<phonenumber::country::Id> {
+/// Looks up an ISO 3166-1 alpha-2 code of a region with a numbering plan,
+/// case-insensitively, and returns it in upper case.
+pub fn region_id(code: &str) -> Option<&'static str> {
+    region(code).map(|r| r.id)
+}
+
+fn region(code: &str) -> Option<&'static Region> {
     if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
         return None;
     }
-    code.to_ascii_uppercase().parse().ok()
+    metadata::region_by_id(&code.to_ascii_uppercase())
 }
 
 /// Whether numbers of this region dial `011` to leave the country (the North American
 /// Numbering Plan). Elsewhere `011` is a national number, and the crate knows each
 /// region's own international prefix.
-fn dials_011(region: Option<phonenumber::country::Id>) -> bool {
-    match region {
-        None => true,
-        Some(id) => DATABASE.by_id(id.as_ref()).is_some_and(|meta| meta.country_code() == 1),
-    }
+fn dials_011(region: Option<&Region>) -> bool {
+    region.is_none_or(|r| r.code == 1)
 }
 
 /// Reduces the accepted input forms to `+digits` or national `digits`.
@@ -347,7 +297,7 @@ fn dials_011(region: Option<phonenumber::country::Id>) -> bool {
 /// Accepted: an optional `tel:` scheme, any Unicode decimal digits, `+` (or fullwidth
 /// `＋`), and the separators people type: spaces, `-`, `.`, `/`, parentheses. Anything
 /// else, letters and `;ext=` included, is refused.
-fn normalise(input: &str, region: Option<phonenumber::country::Id>) -> Result<String, PhoneError> {
+fn normalise(input: &str, region: Option<&Region>) -> Result<String, PhoneError> {
     let trimmed = input.trim();
     let body = strip_prefix_ignore_case(trimmed, "tel:").unwrap_or(trimmed);
     let mut out = String::with_capacity(body.len());
@@ -432,9 +382,9 @@ mod tests {
     fn international_prefixes_become_plus() {
         assert_eq!(normalise("0044 7700 900958", None).unwrap(), "+447700900958");
         assert_eq!(normalise("011 44 7700 900958", None).unwrap(), "+447700900958");
-        let us = region_id("US");
+        let us = region("US");
         assert_eq!(normalise("011 44 7700 900958", us).unwrap(), "+447700900958");
-        let gb = region_id("GB");
+        let gb = region("GB");
         assert_eq!(normalise("01144 7700", gb).unwrap(), "011447700");
     }
 

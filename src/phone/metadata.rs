@@ -1,0 +1,134 @@
+//! libphonenumber's metadata as static tables (written by `build.rs` from the
+//! `phonenumber` crate's own data), and its patterns, compiled on first use.
+//!
+//! Nothing here runs at start-up: a fresh isolate pays only for the patterns of the
+//! regions its requests reach, a dozen or so per region.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// A number pattern and the lengths numbers of its kind can have.
+#[derive(Debug)]
+pub(super) struct Desc {
+    pub pattern: &'static str,
+    pub lengths: &'static [u8],
+    /// Lengths of numbers dialled locally only (no area code).
+    pub local: &'static [u8],
+}
+
+/// One region's numbering plan: what parsing, validation and classification read.
+#[derive(Debug)]
+pub(super) struct Region {
+    /// ISO 3166-1 alpha-2, or `001` for non-geographic plans.
+    pub id: &'static str,
+    pub code: u16,
+    pub international_prefix: Option<&'static str>,
+    pub national_prefix: Option<&'static str>,
+    pub prefix_for_parsing: Option<&'static str>,
+    pub transform_rule: Option<&'static str>,
+    /// For regions sharing a calling code: the leading digits that identify this one.
+    pub leading_digits: Option<&'static str>,
+    pub general: Desc,
+    /// One pattern per [`Kind`], in declaration order.
+    pub kinds: [Option<Desc>; 10],
+}
+
+/// The number types classification reads, in the order of `Region::kinds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    FixedLine,
+    Mobile,
+    TollFree,
+    PremiumRate,
+    SharedCost,
+    PersonalNumber,
+    Voip,
+    Pager,
+    Uan,
+    Voicemail,
+}
+
+impl Region {
+    pub fn kind(&self, kind: Kind) -> Option<&Desc> {
+        self.kinds[kind as usize].as_ref()
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/phone_metadata.rs"));
+
+/// The regions of a calling code, main region first; `None` if no region has it.
+pub(super) fn regions_for_code(code: u16) -> Option<&'static [Region]> {
+    let at = BY_CODE.binary_search_by_key(&code, |&(c, _, _)| c).ok()?;
+    let (_, first, end) = BY_CODE[at];
+    Some(&REGIONS[usize::from(first)..usize::from(end)])
+}
+
+/// A geographic region by its (upper-case) ISO code.
+pub(super) fn region_by_id(id: &str) -> Option<&'static Region> {
+    REGIONS.iter().find(|r| r.id == id && r.id != "001")
+}
+
+thread_local! {
+    /// Every metadata pattern this isolate (or thread) has used, compiled once. Entries
+    /// live as long as the isolate (there are at most a few thousand patterns), so they
+    /// are handed out as `&'static` and the cache is never borrowed while one is in use.
+    static PATTERNS: RefCell<HashMap<(&'static str, bool), Option<&'static regex_lite::Regex>>> = RefCell::default();
+}
+
+/// `pattern` compiled, anchored at the start (and at the end too when `whole`); `None`
+/// if it does not compile (it then matches nothing).
+///
+/// `regex-lite`: libphonenumber's patterns are small and ASCII, the inputs at most 17
+/// digits, so compile time and code size matter and match speed does not (it compiles in
+/// a fraction of the time of the `regex` crate and adds a fraction of the size).
+pub(super) fn compiled(pattern: &'static str, whole: bool) -> Option<&'static regex_lite::Regex> {
+    PATTERNS.with(|cache| {
+        *cache.borrow_mut().entry((pattern, whole)).or_insert_with(|| {
+            let anchored = if whole { format!("^(?:{pattern})$") } else { format!("^(?:{pattern})") };
+            regex_lite::Regex::new(&anchored).ok().map(|re| &*Box::leak(Box::new(re)))
+        })
+    })
+}
+
+/// Whether `pattern` matches all of `text`.
+pub(super) fn matches_whole(pattern: &'static str, text: &str) -> bool {
+    compiled(pattern, true).is_some_and(|re| re.is_match(text))
+}
+
+/// The end of `pattern`'s match at the start of `text`, if it matches there.
+pub(super) fn match_at_start(pattern: &'static str, text: &str) -> Option<usize> {
+    compiled(pattern, false).and_then(|re| re.find(text)).map(|m| m.end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pattern that does not compile would match nothing: every number of its kind
+    /// would silently become invalid. None may fail.
+    #[test]
+    fn every_pattern_compiles() {
+        let mut patterns = 0;
+        for region in &REGIONS {
+            let descs = std::iter::once(&region.general).chain(region.kinds.iter().flatten());
+            let others = [region.international_prefix, region.prefix_for_parsing, region.leading_digits];
+            for pattern in descs.map(|d| d.pattern).chain(others.into_iter().flatten()) {
+                for whole in [false, true] {
+                    assert!(compiled(pattern, whole).is_some(), "{}: {pattern}", region.id);
+                }
+                patterns += 1;
+            }
+        }
+        assert!(patterns > 1500, "{patterns} patterns: the metadata looks truncated");
+    }
+
+    #[test]
+    fn codes_and_regions() {
+        assert_eq!(regions_for_code(44).unwrap()[0].id, "GB", "the main region first");
+        assert!(regions_for_code(44).unwrap().iter().any(|r| r.id == "JE"));
+        assert_eq!(regions_for_code(1).unwrap()[0].id, "US");
+        assert!(regions_for_code(999).is_none());
+        assert_eq!(region_by_id("CG").unwrap().code, 242);
+        assert!(region_by_id("001").is_none(), "non-geographic plans are not regions");
+    }
+}
