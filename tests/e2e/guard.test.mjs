@@ -3,7 +3,7 @@
 
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildWorker, DUMMY_TOKEN, startGuard } from './harness.mjs';
+import { ADMIN_TOKEN, buildWorker, DUMMY_TOKEN, eventually, startGuard } from './harness.mjs';
 
 const GB_MOBILE = '+447400123456';
 const GB_FIXED = '+441212345678';
@@ -11,6 +11,11 @@ const GB_PREMIUM = '+449012345678';
 const CG_MOBILE = '+242061234567';
 const FR_MOBILE = '+33612345678';
 const ORIGIN = 'https://app.example.com';
+// Between the worker and the Twilio stand-in is Prism (the contract check), which answers
+// 500 for a closed connection and for an unreadable body. In production those are "Twilio
+// could not be reached" and "Twilio answered with an unreadable verification" (both tested
+// natively in tests/native/pipeline.rs).
+const VIA_PRISM = /^Twilio failed \(500\)$/;
 
 /** Asserts a problem+json answer with the given status and code. */
 function assertProblem(res, status, code) {
@@ -186,26 +191,57 @@ describe('the guard in workerd', { concurrency: false }, () => {
     await assertNoUpstreamCall();
   });
 
-  test('Twilio failures map to contract codes, with exactly one send', async () => {
+  /**
+   * The decision behind the last answer to `phone` (masked): its console line and its D1
+   * row (written after the response), which must agree and carry `code` and a detail.
+   */
+  async function loggedDecision(phone, code, detail) {
+    const masked = `${phone.slice(0, 3)}${'*'.repeat(phone.length - 7)}${phone.slice(-4)}`;
+    const line = guard.events().findLast((e) => e.route === 'send' && e.phone === masked);
+    assert.ok(line, `no decision line for ${masked}`);
+    assert.equal(line.reason, code);
+    assert.match(line.detail ?? '', detail, `the log line says what happened (${line.detail})`);
+    const row = await eventually(async () => {
+      const res = await guard.call('GET', `/v1/admin/events?route=send&reason=${code}&order=desc&limit=50`,
+        { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return res.body.events?.find((r) => r.request_id === line.request_id);
+    }, `the ${code} decision for ${masked} in D1`);
+    assert.deepEqual([row.reason, row.status, row.detail, row.phone], [code, line.status, line.detail, masked]);
+    return line;
+  }
+
+  /** No state lost: with the upstream back, the same number is sent at once as its first SMS. */
+  async function sendsAsFirst(phone, ip) {
+    const res = await send(guard, { phone, turnstile_token: DUMMY_TOKEN }, { 'cf-connecting-ip': ip });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.deepEqual([res.body.sms_attempts, res.body.retry_after_s], [1, 30], 'the failed attempt was not counted');
+  }
+
+  test('Twilio failures map to contract codes, with exactly one send, logged, and no state lost', async () => {
     const cases = [
-      [{ kind: 'error', status: 400, code: 60200 }, 400, 'invalid_phone'],
-      [{ kind: 'error', status: 429, code: 60203 }, 429, 'rate_limited'],
-      [{ kind: 'error', status: 403, code: 60410 }, 503, 'protection_engaged'],
-      [{ kind: 'error', status: 403, code: 60605 }, 403, 'country_not_allowed'],
-      [{ kind: 'error', status: 429, code: 20429 }, 429, 'rate_limited'],
-      [{ kind: 'error', status: 404, code: 20404 }, 500, 'config_error'],
-      [{ kind: 'error', status: 500, code: 20500 }, 502, 'upstream_error'],
-      [{ kind: 'error', status: 503 }, 502, 'upstream_error'],
-      [{ kind: 'malformed' }, 502, 'upstream_error'],
-      [{ kind: 'close' }, 502, 'upstream_error'],
-      [{ kind: 'hang' }, 502, 'upstream_error'],
+      [{ kind: 'error', status: 400, code: 60200 }, 400, 'invalid_phone', /^Twilio refused the phone number as invalid$/],
+      [{ kind: 'error', status: 429, code: 60203 }, 429, 'rate_limited', /\(phone limit\)/],
+      [{ kind: 'error', status: 403, code: 60410 }, 503, 'protection_engaged', /^Twilio's fraud protection blocked/],
+      [{ kind: 'error', status: 403, code: 60605 }, 403, 'country_not_allowed', /not allowed on this channel/],
+      [{ kind: 'error', status: 429, code: 20429 }, 429, 'rate_limited', /\(global limit\)/],
+      [{ kind: 'error', status: 404, code: 20404 }, 500, 'config_error', /^TWILIO_VERIFY_SERVICE_SID: Twilio does not know/],
+      [{ kind: 'error', status: 500, code: 20500 }, 502, 'upstream_error', /^Twilio failed \(500\)$/],
+      [{ kind: 'error', status: 503 }, 502, 'upstream_error', /^Twilio failed \(503\)$/],
+      [{ kind: 'malformed' }, 502, 'upstream_error', VIA_PRISM],
+      [{ kind: 'close' }, 502, 'upstream_error', VIA_PRISM],
+      [{ kind: 'hang' }, 502, 'upstream_error', /^Twilio did not answer in time$/],
     ];
-    for (const [i, [fault, status, code]] of cases.entries()) {
+    for (const [i, [fault, status, code, detail]] of cases.entries()) {
       await guard.resetUpstreams();
       await guard.twilioFault({ ...fault, path: 'verifications', times: 1 });
-      const res = await send(guard, { phone: `+4474001235${String(i).padStart(2, '0')}`, turnstile_token: DUMMY_TOKEN });
+      // Each case its own number block and client network, so no shared quota fills.
+      const [phone, ip] = [`+4477${10 + i}1235${String(i).padStart(2, '0')}`, `198.51.${100 + i}.7`];
+      const res = await send(guard, { phone, turnstile_token: DUMMY_TOKEN }, { 'cf-connecting-ip': ip });
       assertProblem(res, status, code);
       assert.equal((await guard.twilioRequests()).length, 1, `${JSON.stringify(fault)}: never two sends`);
+      await loggedDecision(phone, code, detail).catch((e) => { throw new Error(`${JSON.stringify(fault)}: ${e.message}`); });
+      await sendsAsFirst(phone, ip);
+      assert.equal((await guard.twilioRequests()).length, 2, `${JSON.stringify(fault)}: one send for the retry`);
     }
   });
 
@@ -218,12 +254,22 @@ describe('the guard in workerd', { concurrency: false }, () => {
     assertProblem(await check(guard, { phone: GB_MOBILE, code: '123456' }), 502, 'upstream_error');
   });
 
-  test('a Turnstile failure fails closed before Twilio', async () => {
-    for (const fault of [{ kind: 'error', status: 500 }, { kind: 'hang' }, { kind: 'malformed' }, { kind: 'close' }]) {
+  test('a Turnstile failure fails closed before Twilio, logged, and no state lost', async () => {
+    const cases = [
+      [{ kind: 'error', status: 500 }, /^Turnstile answered HTTP 500$/],
+      [{ kind: 'hang' }, /^Turnstile did not answer in time$/],
+      [{ kind: 'malformed' }, /^Turnstile answered with an unreadable reply$/],
+      [{ kind: 'close' }, /^Turnstile could not be reached$/],
+    ];
+    for (const [i, [fault, detail]] of cases.entries()) {
       await guard.resetUpstreams();
       await guard.turnstileFault({ ...fault, times: 1 });
-      assertProblem(await send(guard, { phone: '+447400123403', turnstile_token: DUMMY_TOKEN }), 502, 'upstream_error');
+      const [phone, ip] = [`+4478${10 + i}1234${10 + i}`, `198.51.${120 + i}.7`];
+      assertProblem(await send(guard, { phone, turnstile_token: DUMMY_TOKEN }, { 'cf-connecting-ip': ip }), 502, 'upstream_error');
       assert.deepEqual(await guard.twilioRequests(), []);
+      await loggedDecision(phone, 'upstream_error', detail);
+      await sendsAsFirst(phone, ip);
+      assert.equal((await guard.twilioRequests()).length, 1);
     }
   });
 

@@ -51,6 +51,24 @@ export async function eventually(fn, what) {
   throw new Error(`never happened: ${what}`);
 }
 
+/**
+ * Runs SQL against a stack's local D1 (the decision log) and returns the rows of the
+ * last statement: what an operator does with `wrangler d1 execute`.
+ */
+export function d1Execute(persistDir, sql) {
+  let out;
+  try {
+    out = execFileSync(process.execPath, [WRANGLER, 'd1', 'execute', 'OTP_GUARD_DB', '--local',
+      '--persist-to', persistDir, '--json', '--command', sql],
+    { cwd: ROOT, stdio: 'pipe', env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' } });
+  } catch (e) {
+    // SQLite's own message (a constraint, a syntax error) is in wrangler's output.
+    throw new Error(`d1 execute failed: ${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+  const results = JSON.parse(out.toString());
+  return results[results.length - 1].results;
+}
+
 /** Builds the worker bundle once (a no-op when it is up to date). */
 export function buildWorker() {
   execFileSync(join(ROOT, '.ci/build-worker'), { stdio: 'inherit', cwd: ROOT });
@@ -116,6 +134,8 @@ export async function startGuard({ vars = {}, secrets = {} } = {}) {
 
   return {
     base,
+    /** The stack's local state (KV, D1): for `wrangler d1 execute --local --persist-to`. */
+    persistDir: state,
     twilioDirect,
     turnstileBase,
     /** Every log line the worker printed so far. */
