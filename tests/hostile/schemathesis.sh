@@ -8,34 +8,26 @@
 #   MAX_EXAMPLES=10 SEED=7 tests/hostile/schemathesis.sh
 #   tests/hostile/schemathesis.sh --include-path /v1/verifications   # extra args go to `schemathesis run`
 #
-# Installs Schemathesis and openapi-spec-validator (pinned) from PyPI into tests/.venv if
-# missing, and validates the document; starts one guard
+# Installs Schemathesis and openapi-spec-validator (pinned in .ci/setup) from PyPI into
+# tests/.venv if missing, and validates the document; starts one guard
 # stack (tests/hostile/serve.mjs: the worker in workerd, the Twilio and Turnstile stand-ins)
 # and stops it on exit. The Turnstile stand-in runs in local mode (--local-turnstile), so a
 # generated token is refused as a production secret refuses it (captcha_failed), not as
-# Cloudflare's always-pass test secret. Reports go to tests/.artifacts/schemathesis/.
+# Cloudflare's always-pass test secret. Reports go to tests/.artifacts/schemathesis/; the
+# last lines print cases sent, failed checks and 5xx answers (schemathesis_summary.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 export PATH="$ROOT/node_modules/.bin:$PATH"
-SCHEMATHESIS_VERSION=4.32.5
-VALIDATOR_VERSION=0.9.0
+SCHEMATHESIS_VERSION=$(sed -n 's/^  SCHEMATHESIS_VERSION=//p' .ci/setup)
 VENV=tests/.venv
 MAX_EXAMPLES=${MAX_EXAMPLES:-50}
 SEED=${SEED:-1}
 OUT=tests/.artifacts/schemathesis
 mkdir -p "$OUT"
 
-# 1. Schemathesis, idempotently.
-if [ ! -x "$VENV/bin/python" ]; then
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-fi
-installed() { "$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || true; }
-if [ "$(installed schemathesis)" != "$SCHEMATHESIS_VERSION" ] || [ "$(installed openapi-spec-validator)" != "$VALIDATOR_VERSION" ]; then
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$VALIDATOR_VERSION"
-fi
+# 1. Schemathesis, idempotently (.ci/setup pins the versions).
+.ci/setup --schemathesis
 # The document itself first: valid OpenAPI 3.1.
 "$VENV/bin/openapi-spec-validator" src/openapi.json
 
@@ -77,4 +69,7 @@ set +e
 status=$?
 set -e
 echo "schemathesis exit status $status (reports in $OUT)"
+# Cases sent, failed checks, 5xx answers (fails on a failed check or an unintended 5xx).
+REPORT=$(ls -t "$OUT"/ndjson-*.ndjson | head -1)
+"$VENV/bin/python" tests/hostile/schemathesis_summary.py "$REPORT" || status=1
 exit $status
