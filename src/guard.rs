@@ -140,7 +140,11 @@ fn finish(result: Result<Outgoing, Reason>, mut event: Event, extra: Vec<Event>)
             if let Reason::RateLimited { scope, .. } = &reason {
                 event.scope = Some(scope.as_str());
             }
-            event.detail = Some(reason.detail());
+            // A note a step left (e.g. a reservation it could not give back) is kept.
+            event.detail = Some(match event.detail.take() {
+                Some(note) => format!("{}; {note}", reason.detail()),
+                None => reason.detail(),
+            });
             Outgoing::problem(&reason)
         }
     };

@@ -653,3 +653,21 @@ fn without_the_d1_log_the_log_endpoints_do_not_exist() {
     // The lists do not need the log.
     assert_eq!(admin_get(&rig, "/v1/admin/safelist").status, 200);
 }
+
+#[test]
+fn a_reservation_that_cannot_be_given_back_is_said_in_the_log() {
+    // The store fails from its n-th call on. The first n that lets the send reach Twilio
+    // (Twilio then fails) is the one where the release is the call the store refuses.
+    let (a, e) = (0..500)
+        .find_map(|n| {
+            let rig = Rig::with_store(&[], MemoryStore::fail_after(n));
+            *rig.http.twilio.borrow_mut() = Answer::Status(503, "<html>");
+            let a = rig.send(GB);
+            (rig.http.count("/Verifications") == 1).then(|| (a, rig.last_event()))
+        })
+        .expect("some store call count lets the send reach Twilio");
+    assert_eq!((a.status, code(&a).as_str()), (502, "upstream_error"));
+    assert_eq!(a.body["detail"], "Twilio failed (503)");
+    // The log keeps both: what failed, and that the number's counters still hold the send.
+    assert_eq!(e.detail.as_deref(), Some("Twilio failed (503); the reservation could not be released"));
+}
