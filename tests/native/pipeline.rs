@@ -218,63 +218,116 @@ fn a_send_goes_through_every_step_once() {
     assert_eq!(check.body, json!({"status": "approved", "valid": true}));
 }
 
+/// The rig's last decision says `reason` and `detail`, and is in the decision log (as the
+/// edge writes it) with the same reason, detail and id.
+fn logged(rig: &Rig, reason: &str, detail: &str) {
+    let e = rig.last_event();
+    assert_eq!((e.reason, e.detail.as_deref()), (reason, Some(detail)));
+    let rows = rig.log.0.borrow();
+    let row = rows.last().expect("the decision is in the log");
+    assert_eq!(
+        (row.reason.as_str(), row.detail.as_deref(), row.event_id.clone()),
+        (reason, Some(detail), Some(otp_guard::eventlog::event_id(&e)))
+    );
+}
+
 #[test]
 fn store_faults_fail_closed_before_any_call() {
+    const DOWN: &str = "the counter store is unavailable; nothing was sent";
     // Every store call fails: the list lookup is the first.
     let rig = Rig::with_store(&[], MemoryStore::failing());
     let a = rig.send(GB);
     assert_eq!((a.status, code(&a).as_str()), (502, "upstream_error"));
     assert!(rig.http.calls.borrow().is_empty(), "nothing may be called when the store is down");
+    logged(&rig, "upstream_error", DOWN);
 
-    // Reads work, the reservation's write fails: still no send.
+    // Reads work, the reservation's write fails: still no send, and nothing counted.
     let rig = Rig::with_store(&[], MemoryStore::fail_after(3));
     let a = rig.send(GB);
     assert_eq!((a.status, code(&a).as_str()), (502, "upstream_error"));
     assert_eq!(rig.http.count("/Verifications"), 0);
+    assert!(rig.store.snapshot().keys().all(|k| !k.starts_with("n:") && !k.starts_with("gate:")));
+    logged(&rig, "upstream_error", DOWN);
 }
 
 #[test]
 fn turnstile_faults_fail_closed() {
     let cases = [
-        (Answer::Fault(HttpFault::Timeout), 502, "upstream_error"),
-        (Answer::Fault(HttpFault::Network("reset".into())), 502, "upstream_error"),
-        (Answer::Status(500, ""), 502, "upstream_error"),
-        (Answer::Status(200, "{not json"), 502, "upstream_error"),
-        (Answer::Status(200, r#"{"success":false,"error-codes":["invalid-input-response"]}"#), 403, "captcha_failed"),
-        (Answer::Status(200, r#"{"success":false,"error-codes":["timeout-or-duplicate"]}"#), 403, "captcha_failed"),
+        (Answer::Fault(HttpFault::Timeout), 502, "upstream_error", "Turnstile did not answer in time"),
+        (Answer::Fault(HttpFault::Network("reset".into())), 502, "upstream_error", "Turnstile could not be reached"),
+        (Answer::Status(500, ""), 502, "upstream_error", "Turnstile answered HTTP 500"),
+        (Answer::Status(200, "{not json"), 502, "upstream_error", "Turnstile answered with an unreadable reply"),
+        (
+            Answer::Status(200, r#"{"success":false,"error-codes":["invalid-input-response"]}"#),
+            403,
+            "captcha_failed",
+            "the captcha token is missing or invalid",
+        ),
+        (
+            Answer::Status(200, r#"{"success":false,"error-codes":["timeout-or-duplicate"]}"#),
+            403,
+            "captcha_failed",
+            "the captcha token has expired or was already used; solve the captcha again",
+        ),
     ];
-    for (answer, status, expected) in cases {
-        let rig = Rig::new(&[]);
+    for (answer, status, expected, detail) in cases {
+        let rig = Rig::new(&[("LIMITS_PHONE", "1/1h")]);
         *rig.http.turnstile.borrow_mut() = answer.clone();
         let a = rig.send(GB);
         assert_eq!((a.status, code(&a).as_str()), (status, expected), "{answer:?}");
         assert_eq!(rig.http.count("/Verifications"), 0, "{answer:?}: Twilio must not be called");
         assert!(rig.store.snapshot().keys().all(|k| !k.starts_with("n:")), "{answer:?}: nothing counted");
+        logged(&rig, expected, detail);
+        // No state lost: with Turnstile back, the number's one send an hour goes, as its first.
+        *rig.http.turnstile.borrow_mut() = Answer::Ok;
+        let a = rig.send(GB);
+        assert_eq!((a.status, &a.body["sms_attempts"]), (202, &json!(1)), "{answer:?}");
+        assert_eq!(code(&rig.send(GB)), "rate_limited", "{answer:?}: and the quota holds");
     }
 }
 
 #[test]
 fn twilio_faults_send_once_and_give_the_reservation_back() {
     let cases = [
-        (Answer::Fault(HttpFault::Timeout), 502, "upstream_error"),
-        (Answer::Fault(HttpFault::Network("refused".into())), 502, "upstream_error"),
-        (Answer::Status(503, "<html>"), 502, "upstream_error"),
-        (Answer::Status(201, "{\"sid\":"), 502, "upstream_error"),
-        (Answer::Status(429, r#"{"code":20429,"status":429}"#), 429, "rate_limited"),
-        (Answer::Status(400, r#"{"code":60200,"status":400}"#), 400, "invalid_phone"),
-        (Answer::Status(403, r#"{"code":60410,"status":403}"#), 503, "protection_engaged"),
+        (Answer::Fault(HttpFault::Timeout), 502, "upstream_error", "Twilio did not answer in time"),
+        (Answer::Fault(HttpFault::Network("refused".into())), 502, "upstream_error", "Twilio could not be reached"),
+        (Answer::Status(503, "<html>"), 502, "upstream_error", "Twilio failed (503)"),
+        (Answer::Status(201, "{\"sid\":"), 502, "upstream_error", "Twilio answered with an unreadable verification"),
+        (
+            Answer::Status(429, r#"{"code":20429,"status":429}"#),
+            429,
+            "rate_limited",
+            "too many verification requests (global limit); retry in 7 s",
+        ),
+        (
+            Answer::Status(400, r#"{"code":60200,"status":400}"#),
+            400,
+            "invalid_phone",
+            "Twilio refused the phone number as invalid",
+        ),
+        (
+            Answer::Status(403, r#"{"code":60410,"status":403}"#),
+            503,
+            "protection_engaged",
+            "Twilio's fraud protection blocked this destination",
+        ),
     ];
-    for (answer, status, expected) in cases {
+    for (answer, status, expected, detail) in cases {
         let rig = Rig::new(&[("LIMITS_PHONE", "1/1h")]);
         *rig.http.twilio.borrow_mut() = answer.clone();
         let a = rig.send(GB);
         assert_eq!((a.status, code(&a).as_str()), (status, expected), "{answer:?}");
         assert_eq!(rig.http.count("/Verifications"), 1, "{answer:?}: exactly one send attempt");
         assert!(rig.store.snapshot().keys().all(|k| !k.starts_with("n:") && !k.starts_with("gate:")), "{answer:?}");
-        // The number's budget is intact: with Twilio back, the send goes.
+        logged(&rig, expected, detail);
+        // The number's budget is intact: with Twilio back, the send goes, as the first.
         *rig.http.twilio.borrow_mut() = Answer::Ok;
         rig.clock.advance(1000);
-        assert_eq!(rig.send(GB).status, 202, "{answer:?}");
+        let a = rig.send(GB);
+        assert_eq!((a.status, &a.body["sms_attempts"]), (202, &json!(1)), "{answer:?}");
+        // Counted once: the quota of one send an hour is now full.
+        rig.clock.advance(1000);
+        assert_eq!(code(&rig.send(GB)), "rate_limited", "{answer:?}");
     }
 }
 
