@@ -46,7 +46,7 @@ pub enum Route {
     Stats,
     /// `GET /v1/admin/incidents`.
     Incidents,
-    /// `DELETE /v1/admin/blocks/{dest}`: lift a pumping block (`CG` or `+24206`).
+    /// `DELETE /v1/admin/blocks/{dest}`: lift a pumping block (`CG`, `+24206`, `AS3215:abroad`).
     Block {
         dest: String,
     },
@@ -93,8 +93,12 @@ pub fn target(list: List, entry: &str) -> Result<lists::Target, Reason> {
     })
 }
 
-/// A pumping destination: an ISO region (`CG`) or `+` and up to 14 digits.
+/// A pumping destination: an ISO region (`CG`), `+` and up to 14 digits, or a client
+/// network (`AS3215`, `AS3215:home`, `AS3215:abroad`).
 fn is_destination(dest: &str) -> bool {
+    if crate::pumping::network_dests(dest).is_some() {
+        return true;
+    }
     match dest.strip_prefix('+') {
         Some(digits) => (1..=14).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()),
         None => crate::phone::region_id(dest).is_some() && dest.bytes().all(|b| b.is_ascii_uppercase()),
@@ -150,6 +154,10 @@ mod tests {
         assert_eq!(route("/v1/admin/events"), Route::Events);
         assert_eq!(route("/v1/admin/blocks/CG"), Route::Block { dest: "CG".into() });
         assert_eq!(route("/v1/admin/blocks/%2B24206"), Route::Block { dest: "+24206".into() });
+        assert_eq!(route("/v1/admin/blocks/AS3215:abroad"), Route::Block { dest: "AS3215:abroad".into() });
+        assert_eq!(route("/v1/admin/blocks/AS3215"), Route::Block { dest: "AS3215".into() });
+        assert_eq!(route("/v1/admin/blocks/AS3215:away"), Route::Unknown);
+        assert_eq!(route("/v1/admin/blocks/AS"), Route::Block { dest: "AS".into() }, "American Samoa");
         assert_eq!(route("/v1/admin/blocks/cg"), Route::Unknown);
         assert_eq!(route("/v1/admin/blocks/ZZ"), Route::Unknown);
         assert_eq!(route("/v1/admin/safelist"), Route::List { list: List::Safe });

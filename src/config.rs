@@ -8,7 +8,7 @@
 use crate::decision::POLICY_CODES;
 use crate::limits::{parse_quotas, Quota};
 use crate::phone::{region_id, NumberType};
-use crate::pumping::Detector;
+use crate::pumping::{Detector, NetworkDetector};
 use crate::request::Channel;
 use crate::spend::{usd_to_mills, PriceTable};
 use std::collections::BTreeSet;
@@ -179,6 +179,26 @@ pub const VARS: &[Var] = &[
     },
     Var { key: "PUMPING_COOLDOWN_MIN", default: "30", meaning: "how long an automatic pumping block lasts (minutes)" },
     Var { key: "PUMPING_BASELINE_DAYS", default: "7", meaning: "days of traffic a destination's baseline is learned from (1 to 14)" },
+    Var {
+        key: "PUMPING_NETWORK_WINDOW_H",
+        default: "24",
+        meaning: "network detector: hours of a client network's sends whose conversion is judged (1 to 168, at most the baseline period)",
+    },
+    Var {
+        key: "PUMPING_NETWORK_MIN_SENDS",
+        default: "15",
+        meaning: "network detector: a network (ASN, numbers at home or abroad) with fewer matured sends in its window is never judged; 0 turns the detector off",
+    },
+    Var {
+        key: "PUMPING_NETWORK_CONVERSION_FLOOR",
+        default: "0.3",
+        meaning: "network detector: a network whose sends convert below this is blocked for `PUMPING_COOLDOWN_MIN`",
+    },
+    Var {
+        key: "PUMPING_NETWORK_CONVERSION_DROP",
+        default: "0.5",
+        meaning: "network detector: conversion below this fraction of the network's own normal (the baseline before its window) is also a collapse",
+    },
     Var {
         key: "PRICES",
         default: "sms=0.05,call=0.10,whatsapp=0.05;242:sms=0.30,call=0.80;371:sms=0.20,call=0.50;7:sms=0.35,call=0.40;998:sms=0.35,call=0.60;996:sms=0.30,call=0.60;992:sms=0.30,call=0.60",
@@ -505,6 +525,12 @@ impl Config {
             allowance_min: var("PUMPING_ALLOWANCE_MIN").number(0, 55)?,
             cooldown_min: var("PUMPING_COOLDOWN_MIN").number(1, 7 * 24 * 60)?,
             baseline_days: var("PUMPING_BASELINE_DAYS").number(1, 14)?,
+            network: NetworkDetector {
+                window_h: var("PUMPING_NETWORK_WINDOW_H").number(1, 168)?,
+                min_sends: var("PUMPING_NETWORK_MIN_SENDS").number(0, 100_000)?,
+                conversion_floor: var("PUMPING_NETWORK_CONVERSION_FLOOR").decimal(0.0, 1.0)?,
+                conversion_drop: var("PUMPING_NETWORK_CONVERSION_DROP").decimal(0.0, 1.0)?,
+            },
         };
         let prices = PriceTable::parse(&var("PRICES").raw)
             .ok_or_else(|| var("PRICES").invalid("must be like `sms=0.05,call=0.10;242:sms=0.30,call=0.80`"))?;

@@ -34,7 +34,8 @@ pub enum Entry {
     Gate { key: String, gate: Gate, channel: Channel, kind: NumberType },
     /// A spend cap: `quotas` in mills, each send weighing its price.
     Cap { key: String, quotas: Vec<Quota>, weight: u32 },
-    /// A destination's traffic and pumping block (`dest` is `GB` or `+44740012`).
+    /// A destination's traffic and pumping block: `dest` is a country (`GB`), a number
+    /// prefix (`+44740012`) or a client network (`AS2856:home`, see `pumping::network_dest`).
     Traffic { key: String, dest: String, detector: Detector },
 }
 
@@ -115,9 +116,16 @@ impl Verdict {
             Verdict::CallLocked { required, sent } => {
                 Some(Refusal::CallLocked { required: *required, sent: *sent }.into())
             }
-            Verdict::Protected { dest } => Some(Reason::ProtectionEngaged(format!(
-                "verifications to {dest} are paused: the traffic looks like SMS pumping"
-            ))),
+            Verdict::Protected { dest } => {
+                let scope = crate::pumping::scope_of(dest);
+                let detail = if scope == "network" {
+                    "verifications from this network are paused: its recent codes were not entered, as in SMS pumping"
+                        .to_owned()
+                } else {
+                    format!("verifications to {dest} are paused: the traffic looks like SMS pumping")
+                };
+                Some(Reason::Paused { scope, detail })
+            }
             Verdict::Capped => Some(Reason::ProtectionEngaged("the estimated spend cap is reached".into())),
         }
     }
@@ -149,7 +157,7 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
                     if op.action == Action::Approve {
                         t.record_approval(now, detector);
                     } else {
-                        t.lift();
+                        t.lift_at(now);
                     }
                 }
             }
@@ -222,7 +230,7 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
             if let (Entry::Traffic { dest, detector, .. }, Record::Traffic(t)) = (entry, record) {
                 let mut with_send = t.clone();
                 with_send.record_send(at, detector);
-                if let Some(block) = with_send.assess(at, detector) {
+                if let Some(block) = with_send.judge(dest, at, detector) {
                     t.block = Some(block);
                     engaged.push((dest.clone(), block));
                     writes.push(Record::Traffic(t.clone()).write(entry));
@@ -319,7 +327,8 @@ pub trait Counters {
 pub const HOT_SHARDS: u64 = 8;
 
 /// Whether `key` is written by sends to many numbers at once (global, per-country, and
-/// per-country traffic), and so would meet KV's one-write-per-second-per-key limit.
+/// the traffic of each country and each client network), and so would meet KV's
+/// one-write-per-second-per-key limit.
 fn is_hot(key: &str) -> bool {
     key == "n:global"
         || key == "s:global"

@@ -55,6 +55,9 @@ pub enum Reason {
     IpBlocked(String),
     RateLimited { scope: Scope, retry_after_s: u64 },
     ProtectionEngaged(String),
+    // An automatic pumping block on the request's `scope` (`country`, `prefix` or
+    // `network`): also `protection_engaged`, with the scope in the answer.
+    Paused { scope: &'static str, detail: String },
     UpstreamError(String),
     NotFound(String),
     MethodNotAllowed { allow: &'static str },
@@ -76,7 +79,7 @@ impl Reason {
             Reason::Blocklisted => "blocklisted",
             Reason::IpBlocked(_) => "ip_blocked",
             Reason::RateLimited { .. } => "rate_limited",
-            Reason::ProtectionEngaged(_) => "protection_engaged",
+            Reason::ProtectionEngaged(_) | Reason::Paused { .. } => "protection_engaged",
             Reason::UpstreamError(_) => "upstream_error",
             Reason::NotFound(_) => "not_found",
             Reason::MethodNotAllowed { .. } => "method_not_allowed",
@@ -101,7 +104,7 @@ impl Reason {
             Reason::RateLimited { .. } => 429,
             Reason::ConfigError { .. } => 500,
             Reason::UpstreamError(_) => 502,
-            Reason::ProtectionEngaged(_) => 503,
+            Reason::ProtectionEngaged(_) | Reason::Paused { .. } => 503,
         }
     }
 
@@ -117,7 +120,7 @@ impl Reason {
             Reason::Blocklisted => "Number blocked",
             Reason::IpBlocked(_) => "Network not allowed",
             Reason::RateLimited { .. } => "Too many requests",
-            Reason::ProtectionEngaged(_) => "Fraud protection engaged",
+            Reason::ProtectionEngaged(_) | Reason::Paused { .. } => "Fraud protection engaged",
             Reason::UpstreamError(_) => "Upstream service failed",
             Reason::NotFound(_) => "Not found",
             Reason::MethodNotAllowed { .. } => "Method not allowed",
@@ -135,6 +138,7 @@ impl Reason {
             | Reason::ChannelNotAllowed(why)
             | Reason::IpBlocked(why)
             | Reason::ProtectionEngaged(why)
+            | Reason::Paused { detail: why, .. }
             | Reason::UpstreamError(why)
             | Reason::NotFound(why) => why.clone(),
             Reason::PayloadTooLarge => format!("the body is larger than {} bytes", crate::request::MAX_BODY_BYTES),
@@ -180,6 +184,9 @@ impl Reason {
             body["scope"] = json!(scope.as_str());
             body["retry_after_s"] = json!(retry_after_s);
         }
+        if let Reason::Paused { scope, .. } = self {
+            body["scope"] = json!(scope);
+        }
         body
     }
 }
@@ -202,6 +209,7 @@ mod tests {
             (Reason::IpBlocked("x".into()), "ip_blocked", 403),
             (Reason::RateLimited { scope: Scope::Ip, retry_after_s: 3 }, "rate_limited", 429),
             (Reason::ProtectionEngaged("x".into()), "protection_engaged", 503),
+            (Reason::Paused { scope: "network", detail: "x".into() }, "protection_engaged", 503),
             (Reason::UpstreamError("x".into()), "upstream_error", 502),
             (Reason::NotFound("x".into()), "not_found", 404),
             (Reason::MethodNotAllowed { allow: "POST" }, "method_not_allowed", 405),

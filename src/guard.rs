@@ -19,6 +19,7 @@ use crate::phone::{self, Phone};
 use crate::policy;
 use crate::policy::ClientNetwork;
 use crate::ports::{Clock, Http, Store};
+use crate::pumping;
 use crate::request::{self, Channel, RequestError};
 use crate::spend::mills_to_usd;
 use crate::voice::{Gate, Outlook};
@@ -137,8 +138,10 @@ fn finish(result: Result<Outgoing, Reason>, mut event: Event, extra: Vec<Event>)
         Err(reason) => {
             event.decision = "block";
             event.reason = reason.code();
-            if let Reason::RateLimited { scope, .. } = &reason {
-                event.scope = Some(scope.as_str());
+            match &reason {
+                Reason::RateLimited { scope, .. } => event.scope = Some(scope.as_str()),
+                Reason::Paused { scope, .. } => event.scope = Some(scope),
+                _ => {}
             }
             // A note a step left (e.g. a reservation it could not give back) is kept.
             event.detail = Some(match event.detail.take() {
@@ -241,16 +244,23 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
                 quotas: caps.country.clone(),
                 weight,
             });
-            entries.extend(self.traffic_entries(phone));
+            entries.extend(self.traffic_entries(phone, client));
         }
         entries
     }
 
-    /// A number's two destinations for pumping protection: its country and its prefix.
-    fn traffic_entries(&self, phone: &Phone) -> Vec<Entry> {
+    /// A send's destinations for pumping protection: the number's country and prefix, and
+    /// the client's network (its ASN, the number at home or abroad), when it is known and
+    /// the network detector is on.
+    fn traffic_entries(&self, phone: &Phone, client: &ClientNetwork) -> Vec<Entry> {
         let block = prefix(&phone.e164, self.config.limits.prefix_length);
-        [phone.region.clone(), block]
+        let network = client.asn.filter(|_| self.config.detector.network.min_sends > 0).map(|asn| {
+            let abroad = client.country.as_deref().is_some_and(|c| c != phone.region);
+            pumping::network_dest(asn, abroad)
+        });
+        [Some(phone.region.clone()), Some(block), network]
             .into_iter()
+            .flatten()
             .map(|dest| Entry::Traffic { key: format!("t:{dest}"), dest, detector: self.config.detector })
             .collect()
     }
@@ -272,12 +282,15 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
     /// A protection event (a block engaged or lifted) as its own log line.
     fn log_protection(&mut self, protection: Protection, decision: &'static str, reason: &'static str, status: u16) {
         let dest = protection.dest.clone();
+        let network = pumping::is_network(&dest);
         self.protection_events.push(Event {
             time: self.event.time.clone(),
             request_id: self.event.request_id.clone(),
             route: "protection",
             ip: self.event.ip.clone(),
-            country: (!dest.starts_with('+')).then(|| dest.clone()),
+            asn: pumping::network_asn(&dest),
+            scope: Some(pumping::scope_of(&dest)),
+            country: (!dest.starts_with('+') && !network).then(|| dest.clone()),
             prefix: dest.starts_with('+').then_some(dest),
             decision,
             reason,
@@ -454,15 +467,20 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
         Ok(Outgoing::json(200, &body))
     }
 
-    /// `DELETE /v1/admin/blocks/{dest}`: lifts a pumping block before its cool-down ends.
+    /// `DELETE /v1/admin/blocks/{dest}`: lifts a pumping block before its cool-down ends
+    /// (`AS3215` lifts both of that network's blocks, home and abroad).
     async fn lift(&mut self, dest: &str) -> Result<Outgoing, Reason> {
-        let entry = Entry::Traffic { key: format!("t:{dest}"), dest: dest.to_owned(), detector: self.config.detector };
+        let dests = pumping::network_dests(dest).unwrap_or_else(|| vec![dest.to_owned()]);
+        let detector = self.config.detector;
+        let entries: Vec<Entry> =
+            dests.iter().map(|d| Entry::Traffic { key: format!("t:{d}"), dest: d.clone(), detector }).collect();
         let now = self.services.clock.now_ms();
-        self.counters(Action::Lift, now, &[entry]).await?;
+        self.counters(Action::Lift, now, &entries).await?;
         self.event.detail = Some("pumping block lifted".into());
-        let protection =
-            Protection { dest: dest.to_owned(), action: "lifted".into(), trigger: None, until: None, figures: None };
-        self.log_protection(protection, "lift", "ok", 204);
+        for dest in dests {
+            let protection = Protection { dest, action: "lifted".into(), trigger: None, until: None, figures: None };
+            self.log_protection(protection, "lift", "ok", 204);
+        }
         Ok(Outgoing::empty(204))
     }
 
@@ -479,7 +497,7 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
             // this bookkeeping fails; the log says so.
             let op = Action::Approve;
             let now = self.services.clock.now_ms();
-            if self.counters(op, now, &self.traffic_entries(&phone)).await.is_err() {
+            if self.counters(op, now, &self.traffic_entries(&phone, &incoming.client)).await.is_err() {
                 self.event.detail = Some("approved, but the conversion count could not be stored".into());
             }
         }

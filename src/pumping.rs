@@ -18,6 +18,20 @@
 //! users may not have typed them yet. A block lasts `cooldown_min` and lifts by itself;
 //! an operator can lift it earlier. Every engagement carries the figures that triggered
 //! it, for the log and the incident timeline.
+//!
+//! The same records and machinery also watch the *client networks* the sends come from
+//! (see [`network_dest`]): each ASN, split by whether the number is in the network's own
+//! country (`home`) or not (`abroad`). Low-and-slow pumping spreads its sends over the
+//! app's own destinations, a few percent above normal each, so no destination spikes and
+//! each one's conversion only sags; but the proxies and cloud hosts it sends from carry
+//! few real users, so *their* conversion collapses. A network is blocked when its sends
+//! of the last `network.window_h` hours (at least `network.min_sends` of them old enough
+//! to have been entered) convert below `network.conversion_floor`, or below
+//! `network.conversion_drop` of its own normal (the baseline period before the window).
+//! A real surge from a network, however large, converts normally and is never blocked.
+//! When the cool-down ends the network is judged again on its window, so a network whose
+//! codes are still not entered stays blocked until that evidence ages out; an operator's
+//! lift also sets the evidence aside (only hours after the lift count).
 
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +53,75 @@ pub struct Detector {
     pub allowance_min: u32,
     pub cooldown_min: u32,
     pub baseline_days: u32,
+    /// The client-network detector (same allowance, cool-down and baseline period).
+    #[serde(default)]
+    pub network: NetworkDetector,
+}
+
+/// The client-network detector's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NetworkDetector {
+    /// Hours of a network's sends whose conversion is judged (1 to 168, at most the
+    /// baseline period).
+    pub window_h: u32,
+    /// Fewer matured sends than this in the window are never judged (0: detector off).
+    pub min_sends: u32,
+    pub conversion_floor: f64,
+    pub conversion_drop: f64,
+}
+
+impl Default for NetworkDetector {
+    fn default() -> Self {
+        NetworkDetector { window_h: 24, min_sends: 15, conversion_floor: 0.3, conversion_drop: 0.5 }
+    }
+}
+
+/// The pumping destination of a client network: its ASN, and whether the number it asks
+/// a code for is in the network's own country (`AS3215:home`) or not (`AS3215:abroad`).
+/// An unknown IP country counts as home.
+pub fn network_dest(asn: u32, abroad: bool) -> String {
+    format!("AS{asn}:{}", if abroad { "abroad" } else { "home" })
+}
+
+/// Whether a pumping destination is a client network (`AS3215:home`) rather than a
+/// country or a number prefix (`AS` alone is American Samoa).
+pub fn is_network(dest: &str) -> bool {
+    dest.strip_prefix("AS").is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// The ASN of a network destination (`AS3215:home` → 3215).
+pub fn network_asn(dest: &str) -> Option<u32> {
+    dest.strip_prefix("AS")?.split(':').next()?.parse().ok()
+}
+
+/// The protection scope of a destination, as answers and log lines name it: `country`,
+/// `prefix` or `network`.
+pub fn scope_of(dest: &str) -> &'static str {
+    if dest.starts_with('+') {
+        "prefix"
+    } else if is_network(dest) {
+        "network"
+    } else {
+        "country"
+    }
+}
+
+/// The network destinations an operator names: `AS3215:home`, `AS3215:abroad`, or
+/// `AS3215` for both. `None` if `name` is not one of those forms.
+pub fn network_dests(name: &str) -> Option<Vec<String>> {
+    let rest = name.strip_prefix("AS")?;
+    let (asn, slice) = match rest.split_once(':') {
+        Some((asn, slice)) => (asn, Some(slice)),
+        None => (rest, None),
+    };
+    let valid_asn = !asn.is_empty() && asn.len() <= 10 && asn.bytes().all(|b| b.is_ascii_digit());
+    let asn: u32 = asn.parse().ok().filter(|_| valid_asn)?;
+    match slice {
+        None => Some(vec![network_dest(asn, false), network_dest(asn, true)]),
+        Some("home") => Some(vec![network_dest(asn, false)]),
+        Some("abroad") => Some(vec![network_dest(asn, true)]),
+        Some(_) => None,
+    }
 }
 
 impl Default for Detector {
@@ -52,6 +135,7 @@ impl Default for Detector {
             allowance_min: 10,
             cooldown_min: 30,
             baseline_days: 7,
+            network: NetworkDetector::default(),
         }
     }
 }
@@ -75,6 +159,8 @@ pub struct Figures {
 pub enum Trigger {
     SpikeWithConversionCollapse,
     NewDestination,
+    /// A client network's sends stopped converting.
+    NetworkConversionCollapse,
 }
 
 /// An active block on a destination.
@@ -98,6 +184,13 @@ pub struct Traffic {
     m: Vec<(u64, u32, u32)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<Block>,
+    /// When an operator last lifted the block: a network's evidence before it is set aside.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    since_ms: u64,
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
 }
 
 fn bump(buckets: &mut Vec<(u64, u32, u32)>, index: u64, sends: u32, approvals: u32) {
@@ -146,6 +239,13 @@ impl Traffic {
         self.block = None;
     }
 
+    /// An operator's lift at `now_ms`: the block goes, and a network's evidence so far is
+    /// set aside (only hours that start after the lift are judged).
+    pub fn lift_at(&mut self, now_ms: u64) {
+        self.lift();
+        self.since_ms = self.since_ms.max(now_ms);
+    }
+
     /// Adds (`sign` 1) or subtracts (-1) `other`'s buckets; the block with the later end
     /// wins. Shards of one destination add up to it (see `counters::KvCounters`).
     pub fn merge(&mut self, other: &Traffic, sign: i64) {
@@ -167,6 +267,7 @@ impl Traffic {
         merge_buckets(&mut self.h, &other.h, sign);
         merge_buckets(&mut self.m, &other.m, sign);
         if sign > 0 {
+            self.since_ms = self.since_ms.max(other.since_ms);
             self.block = match (self.block, other.block) {
                 (Some(a), Some(b)) => Some(if b.until_ms > a.until_ms { b } else { a }),
                 (a, b) => a.or(b),
@@ -209,6 +310,68 @@ impl Traffic {
         let baseline_per_window = sends as f64 / hours / windows_per_hour;
         let conversion_normal = (sends >= 20).then(|| (approvals as f64 / sends as f64).min(1.0));
         Figures { window_sends, baseline_per_window, conversion_now, conversion_normal }
+    }
+
+    /// Judges `dest` (a country, a prefix or a client network) at `now_ms`.
+    pub fn judge(&self, dest: &str, now_ms: u64, detector: &Detector) -> Option<Block> {
+        if is_network(dest) {
+            self.assess_network(now_ms, detector)
+        } else {
+            self.assess(now_ms, detector)
+        }
+    }
+
+    /// A client network's figures at `now_ms`: its matured sends in the last
+    /// `network.window_h` hours, their conversion, and its normal from the baseline
+    /// period before that window.
+    pub fn network_figures(&self, now_ms: u64, detector: &Detector) -> Figures {
+        let hour_now = now_ms / HOUR_MS;
+        let keep_hours = u64::from(detector.baseline_days) * 24;
+        let window_h = u64::from(detector.network.window_h).clamp(1, keep_hours);
+        // After an operator's lift only the hours that start after it count.
+        let since_hour = self.since_ms.div_ceil(HOUR_MS);
+        let in_window = |b: &&(u64, u32, u32)| b.0 + window_h > hour_now && b.0 >= since_hour;
+        let (sends, approved) = self.h.iter().filter(in_window).fold((0u32, 0u32), |(s, a), b| (s + b.1, a + b.2));
+        // Codes sent in the allowance may not have been typed yet.
+        let fine_now = now_ms / FINE_MS;
+        let allowance_buckets = u64::from(detector.allowance_min).div_ceil(5);
+        let fresh: u32 = self
+            .m
+            .iter()
+            .filter(|b| b.0 + allowance_buckets > fine_now && b.0 * FINE_MS >= since_hour * HOUR_MS)
+            .map(|b| b.1)
+            .sum();
+        let matured = sends.saturating_sub(fresh);
+        let conversion_now = (matured > 0).then(|| (f64::from(approved) / f64::from(matured)).min(1.0));
+        let baseline = self.h.iter().filter(|b| b.0 + window_h <= hour_now && b.0 + keep_hours + 2 > hour_now);
+        let (base_sends, base_approved) =
+            baseline.fold((0u64, 0u64), |(s, a), b| (s + u64::from(b.1), a + u64::from(b.2)));
+        let base_hours = (keep_hours - window_h).max(1) as f64;
+        Figures {
+            window_sends: matured,
+            baseline_per_window: base_sends as f64 / base_hours * window_h as f64,
+            conversion_now,
+            conversion_normal: (base_sends >= 20).then(|| (base_approved as f64 / base_sends as f64).min(1.0)),
+        }
+    }
+
+    /// Judges a client network at `now_ms`: `Some` engagement if its sends stopped
+    /// converting (see the module doc).
+    pub fn assess_network(&self, now_ms: u64, detector: &Detector) -> Option<Block> {
+        let n = &detector.network;
+        if n.min_sends == 0 {
+            return None;
+        }
+        let f = self.network_figures(now_ms, detector);
+        let now = f.conversion_now.filter(|_| f.window_sends >= n.min_sends)?;
+        let collapsed =
+            now < n.conversion_floor || f.conversion_normal.is_some_and(|normal| now < normal * n.conversion_drop);
+        collapsed.then(|| Block {
+            engaged_ms: now_ms,
+            until_ms: now_ms + u64::from(detector.cooldown_min) * MINUTE_MS,
+            trigger: Trigger::NetworkConversionCollapse,
+            figures: f,
+        })
     }
 
     /// Judges the destination at `now_ms`: `Some` engagement if pumping is seen.
@@ -339,6 +502,102 @@ mod tests {
         assert!(t.active_block(now + 30 * MINUTE_MS).is_none());
         t.lift();
         assert!(t.active_block(now).is_none());
+    }
+
+    /// `n` sends from one network spread over `hours` from `start`, every `converted_every`-th
+    /// one approved a minute later (0: none).
+    fn network_sends(t: &mut Traffic, start: u64, hours: u64, n: u32, converted_every: u32) {
+        for i in 0..n {
+            let at = start + u64::from(i) * hours * HOUR_MS / u64::from(n);
+            t.record_send(at, &D);
+            if converted_every > 0 && i % converted_every == 0 {
+                t.record_approval(at + MINUTE_MS, &D);
+            }
+        }
+    }
+
+    #[test]
+    fn a_network_whose_codes_are_not_entered_is_blocked_then_released() {
+        // A proxy network sending a code every ten minutes, none of them entered: slow,
+        // far under every per-key limit.
+        let mut t = Traffic::default();
+        network_sends(&mut t, DAY0, 4, 24, 0);
+        // Two hours in: 12 sends, fewer than 15: too few to judge.
+        assert_eq!(t.judge("AS7552:abroad", DAY0 + 2 * HOUR_MS, &D), None);
+        let now = DAY0 + 4 * HOUR_MS;
+        let block = t.judge("AS7552:abroad", now, &D).expect("a network that never converts");
+        assert_eq!(block.trigger, Trigger::NetworkConversionCollapse);
+        assert_eq!(block.figures.window_sends, 24, "{:?}", block.figures);
+        assert_eq!(block.figures.conversion_now, Some(0.0));
+        assert_eq!(block.until_ms, now + 30 * MINUTE_MS);
+        // The same record judged as a destination is not a spike: the destination
+        // detector alone would never see it.
+        assert_eq!(t.judge("VN", now, &D), None);
+        // An operator's lift sets the evidence aside; a day later it has aged out anyway.
+        let mut lifted = t.clone();
+        lifted.block = Some(block);
+        lifted.lift_at(now);
+        assert!(lifted.active_block(now).is_none());
+        assert_eq!(lifted.judge("AS7552:abroad", now + MINUTE_MS, &D), None);
+        assert_eq!(t.judge("AS7552:abroad", now + 25 * HOUR_MS, &D), None);
+    }
+
+    #[test]
+    fn a_real_surge_from_a_network_is_not_blocked() {
+        // A residential network with a normal week, then a campaign: ten times the volume
+        // in an afternoon, converting as usual.
+        let start = DAY0 + 7 * 24 * HOUR_MS;
+        let mut converted = baseline(20, 0.8);
+        // 3 in 4 converted, approved two minutes after the send.
+        for i in 0..600u64 {
+            let at = start + i * 3 * HOUR_MS / 600;
+            converted.record_send(at, &D);
+            if i % 4 != 0 {
+                converted.record_approval(at + 2 * MINUTE_MS, &D);
+            }
+        }
+        for minute in (20..=180).step_by(20) {
+            assert_eq!(converted.judge("AS7922:home", start + minute * MINUTE_MS, &D), None, "minute {minute}");
+        }
+        let f = converted.network_figures(start + 3 * HOUR_MS, &D);
+        assert!((f.conversion_normal.unwrap() - 0.8).abs() < 0.05, "{f:?}");
+        assert!(f.window_sends > 500, "{f:?}");
+    }
+
+    #[test]
+    fn a_network_whose_conversion_halves_against_its_normal() {
+        // Normal 0.8 over the week; then a day converting 1 in 3: above the floor, under
+        // half of the normal.
+        let mut t = baseline(10, 0.8);
+        let start = DAY0 + 7 * 24 * HOUR_MS;
+        for i in 0..40u64 {
+            let at = start + i * 30 * MINUTE_MS;
+            t.record_send(at, &D);
+            if i % 3 == 0 {
+                t.record_approval(at + MINUTE_MS, &D);
+            }
+        }
+        let block = t.judge("AS3215:home", start + 25 * HOUR_MS, &D).expect("conversion halved");
+        let f = block.figures;
+        assert!(f.conversion_now.unwrap() > D.network.conversion_floor, "{f:?}");
+        assert!((f.conversion_normal.unwrap() - 0.8).abs() < 0.05, "{f:?}");
+        // Turned off, nothing is judged.
+        let off = Detector { network: NetworkDetector { min_sends: 0, ..D.network }, ..*D };
+        assert_eq!(t.judge("AS3215:home", start + 25 * HOUR_MS, &off), None);
+    }
+
+    #[test]
+    fn network_names() {
+        assert_eq!(network_dest(3215, false), "AS3215:home");
+        assert_eq!(network_dest(3215, true), "AS3215:abroad");
+        assert_eq!(network_asn("AS3215:abroad"), Some(3215));
+        assert_eq!(network_dests("AS3215"), Some(vec!["AS3215:home".to_owned(), "AS3215:abroad".to_owned()]));
+        assert_eq!(network_dests("AS3215:abroad"), Some(vec!["AS3215:abroad".to_owned()]));
+        for bad in ["AS", "AS:home", "AS12x", "AS1:away", "AS99999999999", "3215", "+3215"] {
+            assert_eq!(network_dests(bad), None, "{bad}");
+        }
+        assert_eq!((scope_of("CG"), scope_of("+24206"), scope_of("AS1:home")), ("country", "prefix", "network"));
+        assert_eq!(scope_of("AS"), "country", "American Samoa");
     }
 
     #[test]

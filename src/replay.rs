@@ -5,8 +5,9 @@
 //! timestamp as the clock, an in-memory store for every counter, and stand-in upstreams:
 //! Turnstile passes unless the event says `"captcha": false`, Twilio always sends. An
 //! event marked `"verified": true` is followed, a minute later in simulated time, by the
-//! approving check, so conversion tracking and pumping protection see what production
-//! would. Deterministic: the same file and policy give the same decisions.
+//! approving check from the same client (the browser that asked for the code types it
+//! in), so conversion tracking and pumping protection, per destination and per client
+//! network, see what production would. Deterministic: the same file and policy give the same decisions.
 
 use crate::config::Config;
 use crate::counters::KvCounters;
@@ -103,6 +104,9 @@ impl Http for ReplayHttp {
     }
 }
 
+/// A client as a traffic event gives it: IP, IP country, ASN.
+type Client = (String, Option<String>, Option<u32>);
+
 /// How long after a verified send its code is approved, in simulated time.
 const APPROVAL_DELAY_MS: u64 = 60_000;
 
@@ -113,8 +117,8 @@ pub struct Replay<'a> {
     clock: ManualClock,
     store: MemoryStore,
     http: ReplayHttp,
-    /// Approvals due: (time, phone), earliest first.
-    approvals: BinaryHeap<std::cmp::Reverse<(u64, String)>>,
+    /// Approvals due: (time, phone, the client that asked for the code), earliest first.
+    approvals: BinaryHeap<std::cmp::Reverse<(u64, String, Client)>>,
     /// The decision log the run builds (protection events only: the rest is summarised).
     log: MemoryLog,
     report: Report,
@@ -179,7 +183,8 @@ impl<'a> Replay<'a> {
         }
         let decision = Decision { decision: if reason == "ok" { "allow" } else { "block" }, reason, scope };
         if decision.decision == "allow" && event.verified {
-            self.approvals.push(std::cmp::Reverse((at_ms + APPROVAL_DELAY_MS, event.phone.clone())));
+            let client = (event.ip.clone(), event.ip_country.clone(), event.asn);
+            self.approvals.push(std::cmp::Reverse((at_ms + APPROVAL_DELAY_MS, event.phone.clone(), client)));
         }
         self.count(Some(&event), decision, price)
     }
@@ -204,11 +209,11 @@ impl<'a> Replay<'a> {
 
     /// Runs the approving checks due by `now_ms`.
     fn approve_until(&mut self, now_ms: u64) {
-        while let Some(std::cmp::Reverse((at, _))) = self.approvals.peek() {
+        while let Some(std::cmp::Reverse((at, ..))) = self.approvals.peek() {
             if *at > now_ms {
                 break;
             }
-            let std::cmp::Reverse((at, phone)) = self.approvals.pop().expect("peeked");
+            let std::cmp::Reverse((at, phone, (ip, country, asn))) = self.approvals.pop().expect("peeked");
             self.clock.0.set(self.clock.0.get().max(at));
             let body = serde_json::json!({"phone": phone, "code": "123456"});
             let incoming = Incoming {
@@ -216,6 +221,7 @@ impl<'a> Replay<'a> {
                 path: "/v1/verifications/check".into(),
                 content_type: Some("application/json".into()),
                 body: Some(body.to_string().into_bytes()),
+                client: ClientNetwork { ip, country, asn },
                 ..Incoming::default()
             };
             self.run(&incoming);
@@ -239,5 +245,120 @@ impl<'a> Replay<'a> {
         self.report.estimated_cost_usd.without_guard = round(self.report.estimated_cost_usd.without_guard);
         self.report.estimated_cost_usd.with_guard = round(self.report.estimated_cost_usd.with_guard);
         self.report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let mut map: HashMap<&str, &str> = HashMap::from([
+            ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+            ("TWILIO_AUTH_TOKEN", "replay-test-auth-token"),
+            ("TWILIO_VERIFY_SERVICE_SID", "VA00000000000000000000000000000000"),
+            ("TURNSTILE_SECRET_KEY", "1x0000000000000000000000000000000AA"),
+            ("HASH_KEY", "replay-test-hash-key-0123"),
+            // Volume limits sized for a busy app, as the scenarios' policy does.
+            ("COUNTRY_LIMITS", "*:10000/1h,100000/1d"),
+            ("LIMITS_GLOBAL", "30000/1h,300000/1d"),
+            ("SPEND_CAP_HOURLY_USD", "2000"),
+            ("SPEND_CAP_COUNTRY_HOURLY_USD", "500"),
+        ]);
+        map.extend(vars.iter().copied());
+        Config::load(|k| map.get(k).map(|v| (*v).to_owned())).expect("valid test config")
+    }
+
+    /// One traffic line: a GB mobile number (`n` spreads it over many prefixes), from a
+    /// network and an address of its own.
+    fn line(at_s: u64, n: u64, ip: &str, ip_country: &str, asn: u32, verified: bool) -> String {
+        let ts = crate::event::utc(1_767_225_600_000 + at_s * 1000); // 2026-01-01
+                                                                     // (Not 778, 779: some of those are Guernsey's and Jersey's.)
+        const MOBILE: [&str; 13] =
+            ["774", "775", "776", "777", "780", "781", "782", "784", "785", "786", "787", "788", "789"];
+        let phone = format!("+44{}{:07}", MOBILE[(n % 13) as usize], (n * 1_046_527) % 10_000_000);
+        serde_json::json!({"ts": ts, "ip": ip, "ip_country": ip_country, "asn": asn,
+            "phone": phone, "channel": "sms", "verified": verified})
+        .to_string()
+    }
+
+    /// A day of real GB users on a residential network (a send a minute, 3 in 4 entered)
+    /// and a proxy network abroad sending a code every ten minutes that nobody enters.
+    fn slow_pumping(replay: &mut Replay, hours: u64) -> (Vec<Decision>, Vec<Decision>) {
+        let (mut real, mut attack) = (Vec::new(), Vec::new());
+        for minute in 0..hours * 60 {
+            let ip = format!("86.{}.{}.{}", 128 + minute % 60, minute / 60 % 250, 2 + minute % 250);
+            real.push(replay.line(&line(minute * 60, minute, &ip, "GB", 2856, minute % 4 != 0)));
+            if minute % 10 == 5 {
+                let ip = format!("27.{}.{}.{}", 64 + minute % 16, minute / 16 % 250, 2 + minute % 250);
+                attack.push(replay.line(&line(minute * 60 + 30, 1_000_000 + minute, &ip, "GB", 7552, false)));
+            }
+        }
+        (real, attack)
+    }
+
+    #[test]
+    fn a_network_whose_codes_are_never_entered_is_blocked_and_real_users_are_not() {
+        let config = config(&[]);
+        let mut replay = Replay::new(&config);
+        let (real, attack) = slow_pumping(&mut replay, 6);
+        // The attack rides on a GB network with the real users: the destination never
+        // spikes, and its conversion only sags.
+        assert!(real.iter().all(|d| d.decision == "allow"), "real users are never blocked");
+        let blocked: Vec<_> = attack.iter().map(|d| d.decision == "block").collect();
+        let first = blocked.iter().position(|b| *b).expect("the network is blocked");
+        // 15 matured sends, and the ten-minute allowance for the last ones.
+        assert!((15..=17).contains(&first), "first block at send {first}");
+        assert!(blocked[first..].iter().all(|b| *b), "and stays blocked while its evidence stands");
+        assert_eq!(attack[first], Decision { decision: "block", reason: "protection_engaged", scope: Some("network") });
+        let report = replay.finish();
+        assert!(report.protection_engaged.keys().all(|dest| dest == "AS7552:home"), "{:?}", report.protection_engaged);
+    }
+
+    #[test]
+    fn the_network_block_lifts_when_its_evidence_ages_out() {
+        let config = config(&[]);
+        let mut replay = Replay::new(&config);
+        slow_pumping(&mut replay, 6);
+        // A day and a bit later, the network's window holds nothing: judged afresh.
+        let later = 31 * 3600;
+        let d = replay.line(&line(later, 7, "27.64.1.2", "GB", 7552, false));
+        assert_eq!(d.decision, "allow");
+    }
+
+    #[test]
+    fn monitor_mode_only_logs_the_network_block() {
+        let config = config(&[("MODE", "monitor")]);
+        let mut replay = Replay::new(&config);
+        let (real, attack) = slow_pumping(&mut replay, 6);
+        assert!(real.iter().chain(&attack).all(|d| d.decision == "allow"));
+        assert!(replay.finish().protection_engaged.contains_key("AS7552:home"));
+    }
+
+    #[test]
+    fn a_real_surge_from_the_same_networks_is_not_blocked() {
+        let config = config(&[]);
+        let mut replay = Replay::new(&config);
+        // Two quiet hours, then ten times the volume for an hour from the same network,
+        // converting as usual.
+        let mut decisions = Vec::new();
+        let mut n = 0;
+        for second in (0..3 * 3600u64).step_by(6) {
+            let busy = second >= 2 * 3600;
+            if !busy && second % 60 != 0 {
+                continue;
+            }
+            n += 1;
+            let ip = format!("86.{}.{}.{}", 128 + n % 60, n / 60 % 250, 2 + n % 250);
+            decisions.push(replay.line(&line(second, n, &ip, "GB", 2856, n % 4 != 0)));
+        }
+        assert!(decisions.len() > 700);
+        assert!(
+            decisions.iter().all(|d| d.decision == "allow"),
+            "{:?}",
+            decisions.iter().find(|d| d.decision != "allow")
+        );
+        assert!(replay.finish().protection_engaged.is_empty());
     }
 }
