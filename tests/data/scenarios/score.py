@@ -69,9 +69,13 @@ def main():
 
 
 # The targets: at least 95% of attack sends blocked, at most 1% of real users turned away.
-# slow-spread's attack target is a known, stated miss (README, "Replay"): its events look
-# like real users one by one, so only the false-positive bound is held there.
+# slow-spread's attack target is a known, stated miss (README, "Replay"): the per-network
+# detector blocks ~41% of its sends; ~31% come from residential networks in the number's
+# own country, shared with real users who convert normally, and nothing a request carries
+# at decision time tells them apart. Its floor is held instead (SLOW_SPREAD_FLOOR).
 KNOWN_MISSES = {("slow-spread", "attack_blocked_pct")}
+# What slow-spread must keep: a regression below this fails --check like a missed target.
+SLOW_SPREAD_FLOOR = 40.0
 
 
 def check(rows):
@@ -79,6 +83,8 @@ def check(rows):
     for r in rows:
         if r["attack"] and r["attack_blocked_pct"] < 95 and (r["scenario"], "attack_blocked_pct") not in KNOWN_MISSES:
             failures.append(f"{r['scenario']}: {r['attack_blocked_pct']}% of attack sends blocked (target 95%)")
+        if r["scenario"] == "slow-spread" and r["attack_blocked_pct"] < SLOW_SPREAD_FLOOR:
+            failures.append(f"slow-spread: {r['attack_blocked_pct']}% of attack sends blocked (floor {SLOW_SPREAD_FLOOR}%)")
         if r["real_users_turned_away_pct"] is not None and r["real_users_turned_away_pct"] > 1:
             failures.append(f"{r['scenario']}: {r['real_users_turned_away_pct']}% of real users turned away (target 1%)")
     return failures
