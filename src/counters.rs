@@ -368,24 +368,45 @@ impl<S: Store> Counters for KvCounters<'_, S> {
     async fn run(&self, op: &Op) -> Result<Tally, StoreFault> {
         // Every key to read: a record's own key, or all its shards.
         let hot = |key: &str| self.shards > 1 && is_hot(key);
-        let shard_keys = |key: &str| -> Vec<String> {
-            if hot(key) {
-                (0..self.shards).map(|i| format!("{key}#{i}")).collect()
-            } else {
-                vec![key.to_owned()]
-            }
+        // Each entry's keys, built once: its own key, or all its shards (`key#0`...).
+        let key_sets: Vec<Vec<String>> = op
+            .entries
+            .iter()
+            .map(|e| {
+                let key = e.key();
+                if !hot(key) {
+                    return vec![key.to_owned()];
+                }
+                (0..self.shards)
+                    .map(|i| {
+                        let mut shard = String::with_capacity(key.len() + 3);
+                        shard.push_str(key);
+                        shard.push('#');
+                        match char::from_digit(i as u32, 10) {
+                            Some(digit) => shard.push(digit),
+                            None => shard.push_str(&i.to_string()),
+                        }
+                        shard
+                    })
+                    .collect()
+            })
+            .collect();
+        let shard_keys = |key: &str| -> &[String] {
+            let at = op.entries.iter().position(|e| e.key() == key).expect("a key of the operation");
+            &key_sets[at]
         };
-        let keys: Vec<String> = op.entries.iter().flat_map(|e| shard_keys(e.key())).collect();
+        let keys: Vec<String> = key_sets.iter().flatten().cloned().collect();
         let values = self.store.get_many(&keys).await?;
         let stored: HashMap<&str, String> =
             keys.iter().zip(values).filter_map(|(k, v)| Some((k.as_str(), v?))).collect();
         let merged: HashMap<&str, Option<String>> = op
             .entries
             .iter()
-            .map(|e| {
+            .zip(&key_sets)
+            .map(|(e, set)| {
                 let key = e.key();
                 let value = if hot(key) {
-                    let shards: Vec<Option<&String>> = shard_keys(key).iter().map(|k| stored.get(k.as_str())).collect();
+                    let shards: Vec<Option<&String>> = set.iter().map(|k| stored.get(k.as_str())).collect();
                     merge_shards(e, &shards)
                 } else {
                     stored.get(key).cloned()

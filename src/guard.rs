@@ -217,7 +217,8 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
             if risky { (&limits.ip_risky, &limits.ip_risky) } else { (&limits.ip, &limits.subnet) };
         let ip = if client.ip.is_empty() { "unknown" } else { client.ip.as_str() };
         let subnet = subnet(ip).unwrap_or_else(|| ip.to_owned());
-        let hash = number_hash(&self.config.hash_key, &phone.e164);
+        // Computed once per request, when the number was read.
+        let hash = self.event.phone_hash.clone().unwrap_or_else(|| number_hash(&self.config.hash_key, &phone.e164));
         let limit = |scope: Scope, key: String, quotas: &[Quota]| Entry::Limit { scope, key, quotas: quotas.to_vec() };
         let block = prefix(&phone.e164, limits.prefix_length);
         let mut entries = vec![

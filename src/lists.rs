@@ -54,7 +54,8 @@ fn prefix_key(prefix: &str) -> String {
 /// The keys to read for `phone`: safelist, blocklist, then every prefix of it.
 pub fn keys(hash_key: &str, phone: &Phone) -> Vec<String> {
     let digits = &phone.e164[1..];
-    let mut keys = vec![safe_key(hash_key, &phone.e164), block_key(hash_key, &phone.e164)];
+    let hash = number_hash(hash_key, &phone.e164);
+    let mut keys = vec![format!("safe:{hash}"), format!("block:{hash}")];
     keys.extend((1..digits.len()).map(|n| prefix_key(&phone.e164[..=n])));
     keys
 }

@@ -28,7 +28,13 @@ pub fn number_hash(hash_key: &str, e164: &str) -> String {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(hash_key.as_bytes()).expect("HMAC takes any key length");
     mac.update(b"number\0");
     mac.update(e164.as_bytes());
-    mac.finalize().into_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for b in &mac.finalize().into_bytes()[..16] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 #[cfg(test)]

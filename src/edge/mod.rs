@@ -16,6 +16,7 @@ use crate::policy::ClientNetwork;
 use crate::request::MAX_BODY_BYTES;
 use futures_util::StreamExt;
 use std::cell::OnceCell;
+use std::rc::Rc;
 use worker::{console_error, console_log, event, Context, Env, Headers, Request, Response, Result};
 
 /// The KV namespace binding `wrangler.toml` must declare.
@@ -27,7 +28,8 @@ pub const COUNTERS_BINDING: &str = "OTP_GUARD_COUNTERS";
 
 thread_local! {
     /// The config, validated once per isolate (a Workers isolate is single-threaded).
-    static CONFIG: OnceCell<Result<Config, ConfigError>> = const { OnceCell::new() };
+    /// Shared by reference count: a request takes a pointer, not a copy of every table.
+    static CONFIG: OnceCell<Rc<Result<Config, ConfigError>>> = const { OnceCell::new() };
 }
 
 fn load_config(env: &Env) -> Result<Config, ConfigError> {
@@ -60,10 +62,11 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let config = CONFIG.with(|cell| cell.get_or_init(|| load_config(&env)).clone());
+    let config = CONFIG.with(|cell| Rc::clone(cell.get_or_init(|| Rc::new(load_config(&env)))));
+    let config = config.as_ref();
     let incoming = incoming(&mut req).await;
     let store = ports::KvStore(env.kv(KV_BINDING).ok());
-    let object = match &config {
+    let object = match config {
         Ok(c) if c.counter_backend == CounterBackend::DurableObject => {
             env.durable_object(COUNTERS_BINDING).and_then(|ns| ns.get_by_name("counters")).ok()
         }
