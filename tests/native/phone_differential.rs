@@ -5,8 +5,8 @@
 //! The reference below is how the guard read numbers before the optimisation: the
 //! crate's own `parse` and database, with the guard's three documented fixes on top
 //! (leading zeros kept when classifying, `+` numbers read without the default region,
-//! RU/BY `8` stripped once). Every answer must be identical: number, region, calling
-//! code and type, or the same refusal.
+//! RU/BY `8` stripped once) and E.164's 15-digit limit. Every answer must be identical:
+//! number, region, calling code and type, or the same refusal.
 
 use otp_guard::phone::{parse, PhoneError};
 use phonenumber::metadata::{Descriptor, Metadata, DATABASE};
@@ -145,7 +145,12 @@ mod reference {
         };
         let (code, national) = found.ok_or("invalid")?;
         let (meta, kind) = region_and_type(code, &national).ok_or("invalid")?;
-        Ok((format!("+{code}{national}"), meta.id().to_owned(), code, kind_name(kind)))
+        let e164 = format!("+{code}{national}");
+        // The guard's own rule on top of libphonenumber: E.164's 15 digits at most.
+        if e164.len() > 16 {
+            return Err("invalid");
+        }
+        Ok((e164, meta.id().to_owned(), code, kind_name(kind)))
     }
 }
 
