@@ -119,12 +119,16 @@ async fn incoming(req: &mut Request) -> Incoming {
         country: cf.and_then(|cf| cf.country()),
         asn: cf.and_then(|cf| cf.asn()),
     };
-    let url = req.url().ok();
+    // The runtime's serialised URL: the `worker` crate has already cut the path out of it;
+    // the query is what follows the first `?` (no `?` can come earlier in a serialised
+    // URL). No second URL parse per request.
+    let url = req.inner().url();
+    let query = url.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or_default().to_owned());
     let mut incoming = Incoming {
         // The method as sent: the `worker` crate maps methods it does not know to GET.
         method: req.inner().method(),
-        path: url.as_ref().map(|u| u.path().to_owned()).unwrap_or_default(),
-        query: url.as_ref().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default(),
+        path: req.path(),
+        query: query.unwrap_or_default(),
         origin: header("origin"),
         content_type: header("content-type"),
         authorization: header("authorization"),
@@ -136,6 +140,9 @@ async fn incoming(req: &mut Request) -> Incoming {
     let declared = header("content-length").and_then(|v| v.parse::<usize>().ok());
     incoming.body = match incoming.method.as_str() {
         "POST" | "PUT" | "PATCH" if declared.is_some_and(|n| n > MAX_BODY_BYTES) => None,
+        // A declared length within the limit: the runtime holds the body to exactly that
+        // length, so it is read in one call; otherwise chunk by chunk, bounded.
+        "POST" | "PUT" | "PATCH" if declared.is_some() => req.bytes().await.ok(),
         "POST" | "PUT" | "PATCH" => read_bounded(req).await,
         _ => Some(Vec::new()),
     };
