@@ -16,7 +16,7 @@ use phonenumber::Type;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The types `phone::classify` reads, in `metadata::KINDS` order.
+/// The types `phone::classify` reads, in the order `metadata::Region::kind` indexes them.
 const KINDS: [Type; 10] = [
     Type::FixedLine,
     Type::Mobile,

@@ -4,6 +4,7 @@
 //! Nothing here runs at start-up: a fresh isolate pays only for the patterns of the
 //! regions its requests reach, a dozen or so per region.
 
+use super::NumberType;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -29,28 +30,30 @@ pub(super) struct Region {
     /// For regions sharing a calling code: the leading digits that identify this one.
     pub leading_digits: Option<&'static str>,
     pub general: Desc,
-    /// One pattern per [`Kind`], in declaration order.
+    /// One pattern per number type that has its own, in the order of `build.rs`'s
+    /// `KINDS`: fixed line, mobile, toll free, premium rate, shared cost, personal number,
+    /// VoIP, pager, UAN, voicemail.
     pub kinds: [Option<Desc>; 10],
 }
 
-/// The number types classification reads, in the order of `Region::kinds`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    FixedLine,
-    Mobile,
-    TollFree,
-    PremiumRate,
-    SharedCost,
-    PersonalNumber,
-    Voip,
-    Pager,
-    Uan,
-    Voicemail,
-}
-
 impl Region {
-    pub fn kind(&self, kind: Kind) -> Option<&Desc> {
-        self.kinds[kind as usize].as_ref()
+    /// The pattern of `kind`; `None` for a type this region has no numbers of, and for
+    /// `fixed_line_or_mobile` and `unknown`, which are conclusions, not patterns.
+    pub fn kind(&self, kind: NumberType) -> Option<&Desc> {
+        let at = match kind {
+            NumberType::FixedLine => 0,
+            NumberType::Mobile => 1,
+            NumberType::TollFree => 2,
+            NumberType::PremiumRate => 3,
+            NumberType::SharedCost => 4,
+            NumberType::PersonalNumber => 5,
+            NumberType::Voip => 6,
+            NumberType::Pager => 7,
+            NumberType::Uan => 8,
+            NumberType::Voicemail => 9,
+            NumberType::FixedLineOrMobile | NumberType::Unknown => return None,
+        };
+        self.kinds[at].as_ref()
     }
 }
 

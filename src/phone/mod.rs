@@ -13,7 +13,7 @@
 mod metadata;
 mod reading;
 
-use metadata::{matches_whole, Kind, Region};
+use metadata::{matches_whole, Region};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -239,32 +239,32 @@ fn matches_entirely(desc: &metadata::Desc, national: &str) -> bool {
 /// national significant number starts with 0 (Congo's mobiles, Italy's fixed lines,
 /// Côte d'Ivoire...) came back `unknown`. This applies the same rules to the right digits.
 fn classify(region: &Region, national: &str) -> NumberType {
-    let matches = |kind: Kind| region.kind(kind).is_some_and(|desc| matches_entirely(desc, national));
+    let matches = |kind: NumberType| region.kind(kind).is_some_and(|desc| matches_entirely(desc, national));
     let special = [
-        (Kind::PremiumRate, NumberType::PremiumRate),
-        (Kind::TollFree, NumberType::TollFree),
-        (Kind::SharedCost, NumberType::SharedCost),
-        (Kind::Voip, NumberType::Voip),
-        (Kind::PersonalNumber, NumberType::PersonalNumber),
-        (Kind::Pager, NumberType::Pager),
-        (Kind::Uan, NumberType::Uan),
-        (Kind::Voicemail, NumberType::Voicemail),
+        NumberType::PremiumRate,
+        NumberType::TollFree,
+        NumberType::SharedCost,
+        NumberType::Voip,
+        NumberType::PersonalNumber,
+        NumberType::Pager,
+        NumberType::Uan,
+        NumberType::Voicemail,
     ];
-    if let Some((_, kind)) = special.into_iter().find(|&(kind, _)| matches(kind)) {
+    if let Some(kind) = special.into_iter().find(|&kind| matches(kind)) {
         return kind;
     }
-    if matches(Kind::FixedLine) {
-        let same_patterns = match (region.kind(Kind::FixedLine), region.kind(Kind::Mobile)) {
+    if matches(NumberType::FixedLine) {
+        let same_patterns = match (region.kind(NumberType::FixedLine), region.kind(NumberType::Mobile)) {
             (Some(fixed), Some(mobile)) => fixed.pattern == mobile.pattern,
             _ => false,
         };
-        return if same_patterns || matches(Kind::Mobile) {
+        return if same_patterns || matches(NumberType::Mobile) {
             NumberType::FixedLineOrMobile
         } else {
             NumberType::FixedLine
         };
     }
-    if matches(Kind::Mobile) {
+    if matches(NumberType::Mobile) {
         return NumberType::Mobile;
     }
     NumberType::Unknown
