@@ -39,12 +39,14 @@ pub enum Target {
     Prefix(String),
 }
 
-fn safe_key(hash_key: &str, e164: &str) -> String {
-    format!("safe:{}", number_hash(hash_key, e164))
+/// The safelist key of a number, by its keyed hash ([`number_hash`]).
+fn safe_key(hash: &str) -> String {
+    format!("safe:{hash}")
 }
 
-fn block_key(hash_key: &str, e164: &str) -> String {
-    format!("block:{}", number_hash(hash_key, e164))
+/// The blocklist key of a number, by its keyed hash.
+fn block_key(hash: &str) -> String {
+    format!("block:{hash}")
 }
 
 fn prefix_key(prefix: &str) -> String {
@@ -55,7 +57,7 @@ fn prefix_key(prefix: &str) -> String {
 pub fn keys(hash_key: &str, phone: &Phone) -> Vec<String> {
     let digits = &phone.e164[1..];
     let hash = number_hash(hash_key, &phone.e164);
-    let mut keys = vec![format!("safe:{hash}"), format!("block:{hash}")];
+    let mut keys = vec![safe_key(&hash), block_key(&hash)];
     keys.extend((1..digits.len()).map(|n| prefix_key(&phone.e164[..=n])));
     keys
 }
@@ -80,8 +82,8 @@ pub fn parse_target(list: List, segment: &str) -> Option<Target> {
 
 fn target_key(list: List, hash_key: &str, target: &Target) -> String {
     match (list, target) {
-        (List::Safe, Target::Number(phone)) => safe_key(hash_key, &phone.e164),
-        (List::Block, Target::Number(phone)) => block_key(hash_key, &phone.e164),
+        (List::Safe, Target::Number(phone)) => safe_key(&number_hash(hash_key, &phone.e164)),
+        (List::Block, Target::Number(phone)) => block_key(&number_hash(hash_key, &phone.e164)),
         (_, Target::Prefix(prefix)) => prefix_key(prefix),
     }
 }
