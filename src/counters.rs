@@ -23,7 +23,6 @@ use crate::pumping::{Block, Detector, Traffic};
 use crate::request::Channel;
 use crate::voice::{history_ttl_s, Gate, History, Outlook, Refusal};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// One counter a request touches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,32 +138,37 @@ pub struct Write {
     pub ttl_s: u64,
 }
 
-/// The counter logic: reads records through `read`, returns the tally and the records
-/// to write back (none for `Check`, or for a refused, unforced `Reserve`).
+/// The counter logic on stored records: reads them through `read` (`None`: no record),
+/// returns the tally and the records to write back (none for `Check`, or for a refused,
+/// unforced `Reserve`). The Durable Object backend's entry point; [`KvCounters`] runs
+/// [`apply_records`] on records it has already parsed.
 pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Write>) {
+    let mut records: Vec<Record> =
+        op.entries.iter().map(|entry| Record::parse(entry, read(entry.key()).as_deref(), op.now_ms)).collect();
+    let (tally, changed) = apply_records(op, &mut records);
+    let writes = changed.into_iter().map(|i| records[i].write(&op.entries[i])).collect();
+    (tally, writes)
+}
+
+/// The counter logic on parsed records, one per entry, changed in place: the tally and
+/// the indices of the entries whose records must be written back.
+fn apply_records(op: &Op, records: &mut [Record]) -> (Tally, Vec<usize>) {
     let now = op.now_ms;
-    // Each entry's record is read and parsed once.
-    let mut records: Vec<Record> = op.entries.iter().map(|entry| Record::read(entry, read(entry.key()), now)).collect();
-    let done = |verdict, outlook, engaged, records: &[Record]| {
-        let writes = op.entries.iter().zip(records).map(|(e, r)| r.write(e)).collect();
-        (Tally { verdict, outlook, engaged }, writes)
-    };
 
     match op.action {
         Action::Approve | Action::Lift => {
-            for (entry, record) in op.entries.iter().zip(&mut records) {
+            let mut changed = Vec::new();
+            for (i, (entry, record)) in op.entries.iter().zip(records.iter_mut()).enumerate() {
                 if let (Entry::Traffic { detector, .. }, Record::Traffic(t)) = (entry, record) {
                     if op.action == Action::Approve {
                         t.record_approval(now, detector);
                     } else {
                         t.lift_at(now);
                     }
+                    changed.push(i);
                 }
             }
-            let traffic_only: Vec<_> =
-                op.entries.iter().zip(&records).filter(|(e, _)| matches!(e, Entry::Traffic { .. })).collect();
-            let writes = traffic_only.into_iter().map(|(e, r)| r.write(e)).collect();
-            return (Tally { verdict: Verdict::Admit, outlook: None, engaged: Vec::new() }, writes);
+            return (Tally { verdict: Verdict::Admit, outlook: None, engaged: Vec::new() }, changed);
         }
         Action::Check | Action::Reserve { .. } | Action::Release { .. } => {}
     }
@@ -174,7 +178,7 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
     let mut capped = false;
     let mut locked = None;
     let mut longest: Option<(Scope, u64)> = None;
-    for (entry, record) in op.entries.iter().zip(&records) {
+    for (entry, record) in op.entries.iter().zip(records.iter()) {
         let mut limited = |scope: Scope, wait: u64| {
             if longest.is_none_or(|(_, w)| wait > w) {
                 longest = Some((scope, wait));
@@ -225,26 +229,26 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
     // pattern; if so the block is stored and the send refused, and nothing is counted.
     if delta > 0 {
         let mut engaged = Vec::new();
-        let mut writes = Vec::new();
-        for (entry, record) in op.entries.iter().zip(&mut records) {
+        let mut changed = Vec::new();
+        for (i, (entry, record)) in op.entries.iter().zip(records.iter_mut()).enumerate() {
             if let (Entry::Traffic { dest, detector, .. }, Record::Traffic(t)) = (entry, record) {
                 let mut with_send = t.clone();
                 with_send.record_send(at, detector);
                 if let Some(block) = with_send.judge(dest, at, detector) {
                     t.block = Some(block);
                     engaged.push((dest.clone(), block));
-                    writes.push(Record::Traffic(t.clone()).write(entry));
+                    changed.push(i);
                 }
             }
         }
         if let Some((dest, _)) = engaged.first() {
             let verdict = Verdict::Protected { dest: dest.clone() };
-            return (Tally { verdict, outlook: None, engaged }, writes);
+            return (Tally { verdict, outlook: None, engaged }, changed);
         }
     }
 
     let mut outlook = None;
-    for (entry, record) in op.entries.iter().zip(&mut records) {
+    for (entry, record) in op.entries.iter().zip(records.iter_mut()) {
         match (entry, record) {
             (Entry::Limit { quotas, .. }, Record::Counter(c)) => {
                 for quota in quotas {
@@ -269,10 +273,11 @@ pub fn apply(op: &Op, read: impl Fn(&str) -> Option<String>) -> (Tally, Vec<Writ
             _ => {}
         }
     }
-    done(verdict, outlook, Vec::new(), &records)
+    (Tally { verdict, outlook, engaged: Vec::new() }, (0..records.len()).collect())
 }
 
 /// One entry's stored record, parsed.
+#[derive(Debug, Clone)]
 enum Record {
     Counter(Counter),
     History(History),
@@ -280,41 +285,54 @@ enum Record {
 }
 
 impl Record {
-    fn read(entry: &Entry, raw: Option<String>, now: u64) -> Record {
-        let raw = raw.unwrap_or_default();
+    /// The entry's record from its stored text (`None` or unreadable: an empty record).
+    fn parse(entry: &Entry, raw: Option<&str>, now: u64) -> Record {
+        fn read<T: serde::de::DeserializeOwned + Default>(raw: Option<&str>) -> T {
+            raw.and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default()
+        }
         match entry {
-            Entry::Limit { .. } | Entry::Cap { .. } => Record::Counter(serde_json::from_str(&raw).unwrap_or_default()),
-            Entry::Gate { gate, .. } => Record::History(
-                serde_json::from_str::<History>(&raw).unwrap_or_default().recent(now, history_ttl_s(gate)),
-            ),
-            Entry::Traffic { .. } => Record::Traffic(serde_json::from_str(&raw).unwrap_or_default()),
+            Entry::Limit { .. } | Entry::Cap { .. } => Record::Counter(read(raw)),
+            Entry::Gate { gate, .. } => Record::History(read::<History>(raw).recent(now, history_ttl_s(gate))),
+            Entry::Traffic { .. } => Record::Traffic(read(raw)),
         }
     }
 
-    /// The write that stores this record (a delete when nothing is left), with its TTL.
-    fn write(&self, entry: &Entry) -> Write {
-        let key = entry.key().to_owned();
-        let json = |keep: bool, value: String| keep.then_some(value);
-        match (self, entry) {
-            (Record::Counter(c), Entry::Limit { quotas, .. } | Entry::Cap { quotas, .. }) => {
-                let longest = quotas.iter().map(|q| u64::from(q.window_s.get())).max().unwrap_or(0);
-                let value = json(!c.is_empty(), serde_json::to_string(c).unwrap_or_default());
-                Write { key, value, ttl_s: longest + longest / 10 + 60 }
-            }
-            (Record::History(h), Entry::Gate { gate, .. }) => {
-                let value = json(!h.sms_ms.is_empty(), serde_json::to_string(h).unwrap_or_default());
-                Write { key, value, ttl_s: history_ttl_s(gate) }
-            }
-            (Record::Traffic(t), Entry::Traffic { detector, .. }) => traffic_write(&key, t, detector),
-            // Records are built from their own entries: the pairs always match.
-            _ => Write { key, value: None, ttl_s: 60 },
+    /// Adds (`sign` 1) or subtracts (-1) `other`: shards of one record add up to it.
+    /// (A number's history is never sharded.)
+    fn merge(&mut self, other: &Record, sign: i64) {
+        match (self, other) {
+            (Record::Counter(a), Record::Counter(b)) => a.merge(b, sign),
+            (Record::Traffic(a), Record::Traffic(b)) => a.merge(b, sign),
+            _ => {}
         }
+    }
+
+    /// The text to store, or `None` when nothing is left (the key is deleted).
+    fn value(&self) -> Option<String> {
+        let text = |empty: bool, json: serde_json::Result<String>| if empty { None } else { json.ok() };
+        match self {
+            Record::Counter(c) => text(c.is_empty(), serde_json::to_string(c)),
+            Record::History(h) => text(h.sms_ms.is_empty(), serde_json::to_string(h)),
+            Record::Traffic(t) => text(t.is_empty(), serde_json::to_string(t)),
+        }
+    }
+
+    /// The write that stores this record, with its entry's TTL.
+    fn write(&self, entry: &Entry) -> Write {
+        Write { key: entry.key().to_owned(), value: self.value(), ttl_s: ttl_s(entry) }
     }
 }
 
-fn traffic_write(key: &str, traffic: &Traffic, detector: &Detector) -> Write {
-    let value = (!traffic.is_empty()).then(|| serde_json::to_string(traffic).unwrap_or_default());
-    Write { key: key.to_owned(), value, ttl_s: u64::from(detector.baseline_days + 1) * 86_400 }
+/// How long an entry's record is kept after its last write.
+fn ttl_s(entry: &Entry) -> u64 {
+    match entry {
+        Entry::Limit { quotas, .. } | Entry::Cap { quotas, .. } => {
+            let longest = quotas.iter().map(|q| u64::from(q.window_s.get())).max().unwrap_or(0);
+            longest + longest / 10 + 60
+        }
+        Entry::Gate { gate, .. } => history_ttl_s(gate),
+        Entry::Traffic { detector, .. } => u64::from(detector.baseline_days + 1) * 86_400,
+    }
 }
 
 /// A counter backend.
@@ -366,7 +384,6 @@ impl<'a, S> KvCounters<'a, S> {
 
 impl<S: Store> Counters for KvCounters<'_, S> {
     async fn run(&self, op: &Op) -> Result<Tally, StoreFault> {
-        // Every key to read: a record's own key, or all its shards.
         let hot = |key: &str| self.shards > 1 && is_hot(key);
         // Each entry's keys, built once: its own key, or all its shards (`key#0`...).
         let key_sets: Vec<Vec<String>> = op
@@ -391,121 +408,73 @@ impl<S: Store> Counters for KvCounters<'_, S> {
                     .collect()
             })
             .collect();
-        let shard_keys = |key: &str| -> &[String] {
-            let at = op.entries.iter().position(|e| e.key() == key).expect("a key of the operation");
-            &key_sets[at]
-        };
         let keys: Vec<String> = key_sets.iter().flatten().cloned().collect();
-        let values = self.store.get_many(&keys).await?;
-        let stored: HashMap<&str, String> =
-            keys.iter().zip(values).filter_map(|(k, v)| Some((k.as_str(), v?))).collect();
-        let merged: HashMap<&str, Option<String>> = op
-            .entries
-            .iter()
-            .zip(&key_sets)
-            .map(|(e, set)| {
-                let key = e.key();
-                let value = if hot(key) {
-                    let shards: Vec<Option<&String>> = set.iter().map(|k| stored.get(k.as_str())).collect();
-                    merge_shards(e, &shards)
-                } else {
-                    stored.get(key).cloned()
-                };
-                (key, value)
-            })
-            .collect();
-        let (tally, writes) = apply(op, |key| merged.get(key).cloned().flatten());
-        let shard = op.now_ms % self.shards;
-        for write in writes {
-            let entry = op.entries.iter().find(|e| e.key() == write.key).expect("writes are for entries");
-            if !hot(&write.key) {
-                match write.value {
-                    Some(value) => self.store.put(&write.key, &value, write.ttl_s).await?,
-                    None => self.store.delete(&write.key).await?,
+        let mut values = self.store.get_many(&keys).await?.into_iter();
+
+        // Every stored text is parsed once. A hot entry keeps its shards (`None`: no such
+        // key) and its record is their sum; `before` is that sum as read.
+        let now = op.now_ms;
+        let mut records = Vec::with_capacity(op.entries.len());
+        let mut shards: Vec<Vec<Option<Record>>> = Vec::with_capacity(op.entries.len());
+        for (entry, set) in op.entries.iter().zip(&key_sets) {
+            let mut parsed: Vec<Option<Record>> =
+                set.iter().map(|_| values.next().flatten().map(|raw| Record::parse(entry, Some(&raw), now))).collect();
+            if hot(entry.key()) {
+                let mut total = Record::parse(entry, None, now);
+                for shard in parsed.iter().flatten() {
+                    total.merge(shard, 1);
+                }
+                records.push(total);
+                shards.push(parsed);
+            } else {
+                records.push(parsed.pop().flatten().unwrap_or_else(|| Record::parse(entry, None, now)));
+                shards.push(Vec::new());
+            }
+        }
+        let before: Vec<Option<Record>> =
+            op.entries.iter().zip(&records).map(|(e, r)| hot(e.key()).then(|| r.clone())).collect();
+
+        let (tally, changed) = apply_records(op, &mut records);
+
+        let target = (op.now_ms % self.shards) as usize;
+        let lifted = matches!(op.action, Action::Lift);
+        for i in changed {
+            let (entry, after) = (&op.entries[i], &records[i]);
+            let Some(before) = &before[i] else {
+                match after.value() {
+                    Some(value) => self.store.put(entry.key(), &value, ttl_s(entry)).await?,
+                    None => self.store.delete(entry.key()).await?,
                 }
                 continue;
-            }
-            // A hot record: write the change to one shard; a lifted block is cleared from all.
-            let before = merged.get(write.key.as_str()).cloned().flatten();
-            let lifted = matches!(op.action, Action::Lift);
-            for (i, shard_key) in shard_keys(&write.key).iter().enumerate() {
-                if i as u64 != shard && !lifted {
+            };
+            // A hot record: the change (after - before) goes to one shard; a lifted block
+            // is cleared from all of them.
+            for (s, own) in shards[i].iter().enumerate() {
+                if s != target && !lifted {
                     continue;
                 }
-                let own = stored.get(shard_key.as_str()).cloned();
-                let delta = if i as u64 == shard { Some((before.as_deref(), write.value.as_deref())) } else { None };
-                match shard_update(entry, own.as_deref(), delta, lifted) {
-                    Some(value) => self.store.put(shard_key, &value, write.ttl_s).await?,
-                    None if own.is_some() => self.store.delete(shard_key).await?,
+                let mut shard = own.clone().unwrap_or_else(|| Record::parse(entry, None, now));
+                if s == target {
+                    shard.merge(after, 1);
+                    shard.merge(before, -1);
+                    // A block engaged by this operation lands in this shard.
+                    if let (Record::Traffic(t), Record::Traffic(a), Record::Traffic(b)) = (&mut shard, after, before) {
+                        if a.block.is_some() && a.block != b.block {
+                            t.block = a.block;
+                        }
+                    }
+                }
+                if let (true, Record::Traffic(t)) = (lifted, &mut shard) {
+                    t.lift();
+                }
+                match shard.value() {
+                    Some(value) => self.store.put(&key_sets[i][s], &value, ttl_s(entry)).await?,
+                    None if own.is_some() => self.store.delete(&key_sets[i][s]).await?,
                     None => {}
                 }
             }
         }
         Ok(tally)
-    }
-}
-
-/// The sum of a hot record's shards, as one record.
-fn merge_shards(entry: &Entry, shards: &[Option<&String>]) -> Option<String> {
-    let present: Vec<&String> = shards.iter().flatten().copied().collect();
-    if present.is_empty() {
-        return None;
-    }
-    match entry {
-        Entry::Traffic { .. } => {
-            let mut total = Traffic::default();
-            for raw in present {
-                total.merge(&serde_json::from_str(raw).unwrap_or_default(), 1);
-            }
-            serde_json::to_string(&total).ok()
-        }
-        _ => {
-            let mut total = Counter::default();
-            for raw in present {
-                total.merge(&serde_json::from_str(raw).unwrap_or_default(), 1);
-            }
-            serde_json::to_string(&total).ok()
-        }
-    }
-}
-
-/// One shard's new value: its own record plus (after − before) of the merged record,
-/// and without a block when `lifted`. `None`: nothing left to keep.
-fn shard_update(
-    entry: &Entry,
-    own: Option<&str>,
-    delta: Option<(Option<&str>, Option<&str>)>,
-    lifted: bool,
-) -> Option<String> {
-    fn parse<T: serde::de::DeserializeOwned + Default>(raw: Option<&str>) -> T {
-        raw.and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default()
-    }
-    match entry {
-        Entry::Traffic { .. } => {
-            let mut t: Traffic = parse(own);
-            if let Some((before, after)) = delta {
-                let (before, after): (Traffic, Traffic) = (parse(before), parse(after));
-                t.merge(&after, 1);
-                t.merge(&before, -1);
-                // A block engaged by this operation lands in this shard.
-                if after.block.is_some() && after.block != before.block {
-                    t.block = after.block;
-                }
-            }
-            if lifted {
-                t.lift();
-            }
-            (!t.is_empty()).then(|| serde_json::to_string(&t).unwrap_or_default())
-        }
-        _ => {
-            let mut c: Counter = parse(own);
-            if let Some((before, after)) = delta {
-                let (before, after): (Counter, Counter) = (parse(before), parse(after));
-                c.merge(&after, 1);
-                c.merge(&before, -1);
-            }
-            (!c.is_empty()).then(|| serde_json::to_string(&c).unwrap_or_default())
-        }
     }
 }
 
