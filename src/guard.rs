@@ -208,6 +208,11 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
         Ok(phone)
     }
 
+    /// The number's keyed hash: computed once per request, when the number was read.
+    fn phone_hash(&self, phone: &Phone) -> String {
+        self.event.phone_hash.clone().unwrap_or_else(|| number_hash(&self.config.hash_key, &phone.e164))
+    }
+
     /// The counters a send to `phone` on `channel` touches, in the order they are
     /// reported when several are full.
     fn counter_entries(&self, phone: &Phone, channel: Channel, client: &ClientNetwork, safelisted: bool) -> Vec<Entry> {
@@ -217,8 +222,7 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
             if risky { (&limits.ip_risky, &limits.ip_risky) } else { (&limits.ip, &limits.subnet) };
         let ip = if client.ip.is_empty() { "unknown" } else { client.ip.as_str() };
         let subnet = subnet(ip).unwrap_or_else(|| ip.to_owned());
-        // Computed once per request, when the number was read.
-        let hash = self.event.phone_hash.clone().unwrap_or_else(|| number_hash(&self.config.hash_key, &phone.e164));
+        let hash = self.phone_hash(phone);
         let limit = |scope: Scope, key: String, quotas: &[Quota]| Entry::Limit { scope, key, quotas: quotas.to_vec() };
         let block = prefix(&phone.e164, limits.prefix_length);
         let mut entries = vec![
@@ -314,8 +318,8 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
         let phone = self.read_phone(&req.phone, req.country.as_deref())?;
 
         // 3. Lists.
-        let listing =
-            lists::lookup(&self.services.store, &self.config.hash_key, &phone).await.map_err(|_| store_failed())?;
+        let hash = self.phone_hash(&phone);
+        let listing = lists::lookup(&self.services.store, &hash, &phone).await.map_err(|_| store_failed())?;
         if listing.blocklisted {
             self.enforce(Err(Reason::Blocklisted))?;
         }

@@ -53,18 +53,18 @@ fn prefix_key(prefix: &str) -> String {
     format!("blockp:{prefix}")
 }
 
-/// The keys to read for `phone`: safelist, blocklist, then every prefix of it.
-pub fn keys(hash_key: &str, phone: &Phone) -> Vec<String> {
+/// The keys to read for `phone`, whose keyed hash is `hash`: safelist, blocklist, then
+/// every prefix of it.
+pub fn keys(hash: &str, phone: &Phone) -> Vec<String> {
     let digits = &phone.e164[1..];
-    let hash = number_hash(hash_key, &phone.e164);
-    let mut keys = vec![safe_key(&hash), block_key(&hash)];
+    let mut keys = vec![safe_key(hash), block_key(hash)];
     keys.extend((1..digits.len()).map(|n| prefix_key(&phone.e164[..=n])));
     keys
 }
 
-/// Looks `phone` up in both lists.
-pub async fn lookup<S: Store>(store: &S, hash_key: &str, phone: &Phone) -> Result<Listing, StoreFault> {
-    let values = store.get_many(&keys(hash_key, phone)).await?;
+/// Looks `phone` (keyed hash `hash`, computed once per request) up in both lists.
+pub async fn lookup<S: Store>(store: &S, hash: &str, phone: &Phone) -> Result<Listing, StoreFault> {
+    let values = store.get_many(&keys(hash, phone)).await?;
     Ok(Listing { safelisted: values[0].is_some(), blocklisted: values[1..].iter().any(Option::is_some) })
 }
 
