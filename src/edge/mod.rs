@@ -1,11 +1,17 @@
 //! The Workers layer: the only code that names the `worker` crate.
 //!
 //! It binds the core's ports to the platform (`Date.now()`, Workers KV, `fetch` with a
-//! timeout), copies a `worker::Request` into an [`Incoming`], runs [`guard::handle`],
+//! timeout), copies the runtime's request into an [`Incoming`], runs [`guard::handle`],
 //! writes the decision's log line, and turns the [`Outgoing`] back into a response.
 //! Nothing here decides anything.
+//!
+//! The calls a request makes on every send (reading the request, KV, `fetch`, building
+//! the response) go through `glue.js`, one crossing each with strings as the payload;
+//! the `worker` crate provides the entry point, `Env`, D1, the Durable Object and
+//! `wait_until`.
 
 mod counter_object;
+mod glue;
 mod ports;
 
 use crate::config::{Config, ConfigError, CounterBackend, DecisionLog};
@@ -14,10 +20,11 @@ use crate::guard::{self, Services};
 use crate::http::{Incoming, Outgoing};
 use crate::policy::ClientNetwork;
 use crate::request::MAX_BODY_BYTES;
-use futures_util::StreamExt;
 use std::cell::OnceCell;
 use std::rc::Rc;
-use worker::{console_error, console_log, event, Context, Env, Headers, Request, Response, Result};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::worker_sys::web_sys;
+use worker::{console_error, console_log, event, Context, Env, Result};
 
 /// The KV namespace binding `wrangler.toml` must declare.
 pub const KV_BINDING: &str = "OTP_GUARD_KV";
@@ -61,24 +68,25 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let config = CONFIG.with(|cell| Rc::clone(cell.get_or_init(|| Rc::new(load_config(&env)))));
     let config = config.as_ref();
-    let incoming = incoming(&mut req).await;
-    let store = ports::KvStore(env.kv(KV_BINDING).ok());
+    let incoming = incoming(&req).await;
+    // The KV binding as the runtime gave it: the glue calls it directly.
+    let kv = js_sys::Reflect::get(&env, &JsValue::from_str(KV_BINDING)).ok().filter(|v| !v.is_undefined());
     let object = match config {
         Ok(c) if c.counter_backend == CounterBackend::DurableObject => {
             env.durable_object(COUNTERS_BINDING).and_then(|ns| ns.get_by_name("counters")).ok()
         }
         _ => None,
     };
-    let kv_for_counters = ports::KvStore(env.kv(KV_BINDING).ok());
+    let store = ports::KvStore(kv);
     let counters = match object {
         Some(stub) => ports::EdgeCounters::Object(stub),
-        None => ports::EdgeCounters::Kv(KvCounters::new(&kv_for_counters)),
+        None => ports::EdgeCounters::Kv(KvCounters::new(&store)),
     };
     let log = ports::D1Log(env.d1(DB_BINDING).ok());
-    let services = Services { clock: ports::EdgeClock, store, http: ports::FetchHttp, counters, log };
+    let services = Services { clock: ports::EdgeClock, store: &store, http: ports::FetchHttp, counters, log };
     let handled = guard::handle(config.as_ref(), &services, &incoming).await;
     for event in &handled.events {
         console_log!("{}", event.to_json());
@@ -100,69 +108,47 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
             }
         });
     }
-    outgoing(handled.response)
+    Ok(outgoing(handled.response))
 }
 
-/// Copies what the core reads out of the request, reading at most the body limit.
-async fn incoming(req: &mut Request) -> Incoming {
-    let headers = req.headers();
-    let header = |name: &str| headers.get(name).ok().flatten();
-    let cf = req.cf();
+/// Copies what the core reads out of the request (one call into the runtime for the
+/// method, URL, client and headers, one for the body), reading at most the body limit.
+async fn incoming(req: &web_sys::Request) -> Incoming {
+    let facts = glue::request_facts(req);
+    let mut fields = facts.split('\n').map(|f| (f != glue::ABSENT).then(|| f.to_owned()));
+    let mut next = || fields.next().flatten();
+    let (method, url) = (next().unwrap_or_default(), next().unwrap_or_default());
     let client = ClientNetwork {
         // Set by Cloudflare's edge on every request; a client cannot forge it there. Read
         // as an address all the same: anything else (a caller that is not the edge) is
         // an unknown client, never a string carried into keys, logs or upstream calls.
-        ip: header("cf-connecting-ip")
-            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
-            .map(|ip| ip.to_string())
-            .unwrap_or_default(),
-        country: cf.and_then(|cf| cf.country()),
-        asn: cf.and_then(|cf| cf.asn()),
+        ip: next().and_then(|v| v.trim().parse::<std::net::IpAddr>().ok()).map(|ip| ip.to_string()).unwrap_or_default(),
+        country: next(),
+        asn: next().and_then(|v| v.parse().ok()),
     };
-    // The runtime's serialised URL: the `worker` crate has already cut the path out of it;
-    // the query is what follows the first `?` (no `?` can come earlier in a serialised
-    // URL). No second URL parse per request.
-    let url = req.inner().url();
-    let query = url.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or_default().to_owned());
+    // The runtime's serialised URL, split without a second parse.
+    let (path, query) = crate::http::split_url(&url);
     let mut incoming = Incoming {
-        // The method as sent: the `worker` crate maps methods it does not know to GET.
-        method: req.inner().method(),
-        path: req.path(),
-        query: query.unwrap_or_default(),
-        origin: header("origin"),
-        content_type: header("content-type"),
-        authorization: header("authorization"),
-        preflight_method: header("access-control-request-method"),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        origin: next(),
+        content_type: next(),
+        authorization: next(),
+        preflight_method: next(),
+        request_id: next().unwrap_or_else(random_id),
         body: None,
         client,
-        request_id: header("cf-ray").unwrap_or_else(random_id),
+        method,
     };
-    let declared = header("content-length").and_then(|v| v.parse::<usize>().ok());
     incoming.body = match incoming.method.as_str() {
-        "POST" | "PUT" | "PATCH" if declared.is_some_and(|n| n > MAX_BODY_BYTES) => None,
-        // A declared length within the limit: the runtime holds the body to exactly that
-        // length, so it is read in one call; otherwise chunk by chunk, bounded.
-        "POST" | "PUT" | "PATCH" if declared.is_some() => req.bytes().await.ok(),
-        "POST" | "PUT" | "PATCH" => read_bounded(req).await,
+        "POST" | "PUT" | "PATCH" => glue::read_body(req, MAX_BODY_BYTES as f64)
+            .await
+            .ok()
+            .and_then(|body| body.dyn_into::<js_sys::Uint8Array>().ok())
+            .map(|bytes| bytes.to_vec()),
         _ => Some(Vec::new()),
     };
     incoming
-}
-
-/// Reads the body, giving up (`None`) as soon as it exceeds the limit, so a client
-/// cannot make the guard buffer a large upload.
-async fn read_bounded(req: &mut Request) -> Option<Vec<u8>> {
-    let Ok(mut stream) = req.stream() else {
-        return Some(Vec::new());
-    };
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        body.extend_from_slice(&chunk.ok()?);
-        if body.len() > MAX_BODY_BYTES {
-            return None;
-        }
-    }
-    Some(body)
 }
 
 fn random_id() -> String {
@@ -171,11 +157,7 @@ fn random_id() -> String {
     format!("{:016x}", (a << 32) | b)
 }
 
-fn outgoing(out: Outgoing) -> Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in &out.headers {
-        headers.append(name, value)?;
-    }
-    let response = if out.body.is_empty() { Response::empty()? } else { Response::ok(out.body)? };
-    Ok(response.with_status(out.status).with_headers(headers))
+/// The core's answer as a runtime `Response`, built in one call.
+fn outgoing(out: Outgoing) -> web_sys::Response {
+    glue::respond(out.status, &glue::pairs(out.headers.iter().map(|(k, v)| (*k, v.as_str()))), &out.body)
 }

@@ -1,10 +1,11 @@
 //! The core's ports on Workers: `Date.now()`, Workers KV and `fetch` with a timeout.
 
+use super::glue;
 use crate::counters::{Counters, KvCounters, Op, Tally};
 use crate::eventlog::{EventLog, EventSink, Query, Row, Sql};
 use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store, StoreFault};
-use futures_util::future::{select, Either};
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use wasm_bindgen::JsValue;
+use worker::{Delay, Method, Request, RequestInit};
 
 #[derive(Debug)]
 pub struct EdgeClock;
@@ -15,8 +16,9 @@ impl Clock for EdgeClock {
     }
 }
 
-/// Workers KV. `None` when the binding is missing (the config check reports that first).
-pub struct KvStore(pub Option<worker::kv::KvStore>);
+/// Workers KV, called through `glue.js` (one crossing per call, strings in and out).
+/// `None` when the binding is missing (the config check reports that first).
+pub struct KvStore(pub Option<JsValue>);
 
 impl std::fmt::Debug for KvStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -26,76 +28,76 @@ impl std::fmt::Debug for KvStore {
 
 /// KV refuses expiration TTLs under 60 seconds.
 const KV_MIN_TTL_S: u64 = 60;
+/// KV's bulk read takes 1 to 100 keys.
+const KV_BULK_MAX: usize = 100;
+
+fn kv_fault(error: JsValue) -> StoreFault {
+    StoreFault(glue::message(&error))
+}
 
 impl KvStore {
-    fn kv(&self) -> Result<&worker::kv::KvStore, StoreFault> {
+    fn kv(&self) -> Result<&JsValue, StoreFault> {
         self.0.as_ref().ok_or_else(|| StoreFault("KV binding missing".into()))
     }
 }
 
 impl Store for KvStore {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreFault> {
-        self.kv()?.get(key).text().await.map_err(|e| StoreFault(e.to_string()))
+        Ok(glue::kv_get(self.kv()?, key).await.map_err(kv_fault)?.as_string())
     }
 
-    /// Bulk reads instead of one read per key: KV takes 1 to 100 keys per call.
+    /// Bulk reads instead of one read per key, the keys passed as one string and the
+    /// values returned as one JSON array.
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreFault> {
         let mut values = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(100) {
-            let mut found = self.kv()?.get_bulk(chunk).text().await.map_err(|e| StoreFault(e.to_string()))?;
-            values.extend(chunk.iter().map(|k| found.remove(k).flatten()));
+        for chunk in keys.chunks(KV_BULK_MAX) {
+            let found = glue::kv_get_many(self.kv()?, &chunk.join("\n")).await.map_err(kv_fault)?;
+            let found: Vec<Option<String>> = found
+                .as_string()
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .filter(|v: &Vec<Option<String>>| v.len() == chunk.len())
+                .ok_or_else(|| StoreFault("KV bulk read answered in an unexpected shape".into()))?;
+            values.extend(found);
         }
         Ok(values)
     }
 
     async fn put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), StoreFault> {
-        let put = self.kv()?.put(key, value).map_err(|e| StoreFault(e.to_string()))?;
-        put.expiration_ttl(ttl_s.max(KV_MIN_TTL_S)).execute().await.map_err(|e| StoreFault(e.to_string()))
+        glue::kv_put(self.kv()?, key, value, ttl_s.max(KV_MIN_TTL_S) as f64).await.map_err(kv_fault)?;
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreFault> {
-        self.kv()?.delete(key).await.map_err(|e| StoreFault(e.to_string()))
+        glue::kv_delete(self.kv()?, key).await.map_err(kv_fault)?;
+        Ok(())
     }
 
     async fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreFault> {
-        let list = self.kv()?.list().prefix(prefix.to_owned()).limit(limit.min(1000) as u64);
-        let listed = list.execute().await.map_err(|e| StoreFault(e.to_string()))?;
-        Ok(listed.keys.into_iter().map(|k| k.name).collect())
+        let listed = glue::kv_list(self.kv()?, prefix, limit.min(1000) as f64).await.map_err(kv_fault)?;
+        let names = listed.as_string().unwrap_or_default();
+        Ok(names.split('\n').filter(|name| !name.is_empty()).map(str::to_owned).collect())
     }
 }
 
-/// `fetch`, raced against a timer; the loser is aborted. Never retries.
+/// `fetch`, raced against a timer in `glue.js`; the loser is aborted. Never retries.
 #[derive(Debug)]
 pub struct FetchHttp;
 
 impl Http for FetchHttp {
     async fn send(&self, out: Outbound) -> Result<Inbound, HttpFault> {
-        let network = |e: worker::Error| HttpFault::Network(e.to_string());
-        let headers = Headers::new();
-        for (name, value) in &out.headers {
-            headers.set(name, value).map_err(network)?;
-        }
-        let mut init = RequestInit::new();
-        init.with_method(Method::from(out.method.to_owned())).with_headers(headers).with_body(Some(out.body.into()));
-        let request = Request::new_with_init(&out.url, &init).map_err(network)?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let fetch = Fetch::Request(request);
-        let call = Box::pin(async move {
-            let mut response = fetch.send_with_signal(&signal).await?;
-            let retry_after = response.headers().get("retry-after")?;
-            let body = response.bytes().await?;
-            Ok::<_, worker::Error>(Inbound { status: response.status_code(), retry_after, body })
-        });
-        let timer = Delay::from(std::time::Duration::from_millis(u64::from(out.timeout_ms)));
-        let outcome = match select(call, timer).await {
-            Either::Left((result, _)) => result.map_err(network),
-            Either::Right(((), _)) => Err(HttpFault::Timeout),
+        let headers = glue::pairs(out.headers.iter().map(|(k, v)| (*k, v.as_str())));
+        let answer = glue::send(&out.url, out.method, &headers, &out.body, f64::from(out.timeout_ms)).await;
+        let answer = match answer {
+            Ok(text) => text.as_string().unwrap_or_default(),
+            Err(error) if glue::is_timeout(&error) => return Err(HttpFault::Timeout),
+            Err(error) => return Err(HttpFault::Network(glue::message(&error))),
         };
-        if outcome == Err(HttpFault::Timeout) {
-            controller.abort();
-        }
-        outcome
+        let mut parts = answer.splitn(3, '\n');
+        let status = parts.next().and_then(|s| s.parse::<u16>().ok());
+        let retry_after = parts.next().filter(|v| *v != glue::ABSENT).map(str::to_owned);
+        let body = parts.next().unwrap_or_default().as_bytes().to_vec();
+        let status = status.ok_or_else(|| HttpFault::Network("the runtime answered without a status".into()))?;
+        Ok(Inbound { status, retry_after, body })
     }
 }
 
