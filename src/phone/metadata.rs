@@ -4,6 +4,7 @@
 //! Nothing here runs at start-up: a fresh isolate pays only for the patterns of the
 //! regions its requests reach, a dozen or so per region.
 
+use super::pattern::Pattern;
 use super::NumberType;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -72,35 +73,25 @@ pub(super) fn region_by_id(id: &str) -> Option<&'static Region> {
 }
 
 thread_local! {
-    /// Every metadata pattern this isolate (or thread) has used, compiled once. Entries
-    /// live as long as the isolate (there are at most a few thousand patterns), so they
-    /// are handed out as `&'static` and the cache is never borrowed while one is in use.
-    static PATTERNS: RefCell<HashMap<(&'static str, bool), Option<&'static regex_lite::Regex>>> = RefCell::default();
+    /// Each pattern read once per isolate, on first use, and kept (a few hundred of the
+    /// metadata's patterns at most are ever used).
+    static PATTERNS: RefCell<HashMap<&'static str, Option<&'static Pattern>>> = RefCell::default();
 }
 
-/// `pattern` compiled, anchored at the start (and at the end too when `whole`); `None`
-/// if it does not compile (it then matches nothing).
-///
-/// `regex-lite`: libphonenumber's patterns are small and ASCII, the inputs at most 17
-/// digits, so compile time and code size matter and match speed does not (it compiles in
-/// a fraction of the time of the `regex` crate and adds a fraction of the size).
-pub(super) fn compiled(pattern: &'static str, whole: bool) -> Option<&'static regex_lite::Regex> {
+/// `pattern`, read; `None` if it is outside the syntax `pattern.rs` reads (a unit test
+/// checks that no pattern in the metadata is).
+pub(super) fn compiled(pattern: &'static str) -> Option<&'static Pattern> {
     PATTERNS.with(|cache| {
-        *cache.borrow_mut().entry((pattern, whole)).or_insert_with(|| {
-            let anchored = if whole { format!("^(?:{pattern})$") } else { format!("^(?:{pattern})") };
-            regex_lite::Regex::new(&anchored).ok().map(|re| &*Box::leak(Box::new(re)))
-        })
+        *cache.borrow_mut().entry(pattern).or_insert_with(|| Pattern::parse(pattern).map(|p| &*Box::leak(Box::new(p))))
     })
 }
 
-/// Whether `pattern` matches all of `text`.
 pub(super) fn matches_whole(pattern: &'static str, text: &str) -> bool {
-    compiled(pattern, true).is_some_and(|re| re.is_match(text))
+    compiled(pattern).is_some_and(|p| p.matches_whole(text))
 }
 
-/// The end of `pattern`'s match at the start of `text`, if it matches there.
 pub(super) fn match_at_start(pattern: &'static str, text: &str) -> Option<usize> {
-    compiled(pattern, false).and_then(|re| re.find(text)).map(|m| m.end())
+    compiled(pattern).and_then(|p| p.match_at_start(text)).map(|(end, _)| end)
 }
 
 #[cfg(test)]
@@ -116,9 +107,7 @@ mod tests {
             let descs = std::iter::once(&region.general).chain(region.kinds.iter().flatten());
             let others = [region.international_prefix, region.prefix_for_parsing, region.leading_digits];
             for pattern in descs.map(|d| d.pattern).chain(others.into_iter().flatten()) {
-                for whole in [false, true] {
-                    assert!(compiled(pattern, whole).is_some(), "{}: {pattern}", region.id);
-                }
+                assert!(compiled(pattern).is_some(), "{}: {pattern}", region.id);
                 patterns += 1;
             }
         }

@@ -11,6 +11,7 @@
 //! The worker and `otp-guard phone` both call [`parse`]: one core, one answer.
 
 mod metadata;
+mod pattern;
 mod reading;
 
 use metadata::{matches_whole, Region};

@@ -8,6 +8,7 @@
 //! `+digits` or `digits`, ASCII only.
 
 use super::metadata::{compiled, match_at_start, regions_for_code, Desc, Region};
+use super::pattern;
 
 /// The crate's `MIN_LENGTH_FOR_NSN` and `MAX_LENGTH_FOR_NSN`.
 const MIN_NSN: usize = 2;
@@ -82,13 +83,12 @@ fn strip_national_prefix(region: &Region, national: String) -> String {
             _ => national,
         };
     };
-    let Some(caps) = compiled(parsing, false).and_then(|re| re.captures(&national)) else { return national };
-    let end = caps.get(0).map_or(0, |m| m.end());
-    let last_group = caps.get(caps.len() - 1).is_some();
+    let Some((end, caps)) = compiled(parsing).and_then(|p| p.match_at_start(&national)) else { return national };
+    // The last group took part in the match (the whole match, when there is no group).
+    let last_group = caps.last().is_none_or(Option::is_some);
     match region.transform_rule {
         Some(rule) if last_group => {
-            let mut transformed = String::new();
-            caps.expand(rule, &mut transformed);
+            let mut transformed = pattern::expand(rule, &national, end, &caps);
             transformed.push_str(&national[end..]);
             // Kept only if it leaves a viable number viable.
             if is_match(&region.general, &national) && !is_match(&region.general, &transformed) {
