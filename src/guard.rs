@@ -25,6 +25,8 @@ use crate::spend::mills_to_usd;
 use crate::voice::{Gate, Outlook};
 use crate::{admin, lists, turnstile, twilio};
 use serde_json::json;
+use std::future::Future;
+use std::pin::Pin;
 
 /// otp-guard's own API, described in OpenAPI 3.1 and served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -97,15 +99,22 @@ pub async fn handle<C: Clock, S: Store, H: Http, K: Counters, L: EventLog>(
             return Handled { response, events: Vec::new() };
         }
         ("/v1/openapi.json", _) => Err(Reason::MethodNotAllowed { allow: "GET, HEAD" }),
-        ("/v1/verifications", "POST") => step.send(incoming).await,
-        ("/v1/verifications/check", "POST") => step.check(incoming).await,
+        ("/v1/verifications", "POST") => boxed(step.send(incoming)).await,
+        ("/v1/verifications/check", "POST") => boxed(step.check(incoming)).await,
         ("/v1/verifications" | "/v1/verifications/check", _) => Err(Reason::MethodNotAllowed { allow: "POST" }),
-        (path, _) if path == "/v1/admin" || path.starts_with("/v1/admin/") => step.admin(incoming).await,
+        (path, _) if path == "/v1/admin" || path.starts_with("/v1/admin/") => boxed(step.admin(incoming)).await,
         _ => Err(Reason::NotFound("no such route".into())),
     };
     let mut handled = finish(result, step.event, step.protection_events);
     add_cors(config, incoming.origin.as_deref(), &mut handled.response);
     handled
+}
+
+/// A route's future behind its own pointer, polled through a vtable. In wasm a function
+/// is compiled on its first call; a route inlined into `handle`'s state machine would make
+/// a fresh isolate compile every route (the admin API included) on its first request.
+fn boxed<'a, T>(route: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(route)
 }
 
 /// What a page needs to render the form: the Turnstile widget's key and script, the

@@ -85,17 +85,18 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         Some(stub) => ports::EdgeCounters::Object(stub),
         None => ports::EdgeCounters::Kv(KvCounters::new(&store)),
     };
-    let log = ports::D1Log(env.d1(DB_BINDING).ok());
-    let services = Services { clock: ports::EdgeClock, store: &store, http: ports::FetchHttp, counters, log };
+    // The decision log's database, looked up only when the config logs to D1.
+    let log_to_d1 = config.as_ref().is_ok_and(|c| c.decision_log == DecisionLog::D1);
+    let d1 = || ports::D1Log(if log_to_d1 { env.d1(DB_BINDING).ok() } else { None });
+    let services = Services { clock: ports::EdgeClock, store: &store, http: ports::FetchHttp, counters, log: d1() };
     let handled = guard::handle(config.as_ref(), &services, &incoming).await;
     for event in &handled.events {
         console_log!("{}", event.to_json());
     }
-    let log_to_d1 = config.as_ref().is_ok_and(|c| c.decision_log == DecisionLog::D1);
     if log_to_d1 && !handled.events.is_empty() {
         // The decision log is written after the response, retried once (idempotently);
         // a batch it still refuses is printed with every row, for the operator to restore.
-        let log = ports::D1Log(env.d1(DB_BINDING).ok());
+        let log = d1();
         let events = handled.events;
         ctx.wait_until(async move {
             match crate::eventlog::append(&log, &events).await {
