@@ -69,10 +69,16 @@ export async function readBody(request, limit) {
 
 /// The response: `headers` alternates names and values.
 export function respond(status, headers, body) {
+  return new Response(body === '' ? null : body, { status, headers: headerPairs(headers) });
+}
+
+/// "name\nvalue\nname\nvalue" as [[name, value], ...], which the runtime takes as a
+/// whole in one call (rather than one `append` call per header).
+function headerPairs(headers) {
   const list = headers === '' ? [] : headers.split('\n');
-  const init = { status, headers: new Headers() };
-  for (let i = 0; i + 1 < list.length; i += 2) init.headers.append(list[i], list[i + 1]);
-  return new Response(body === '' ? null : body, init);
+  const pairs = [];
+  for (let i = 0; i + 1 < list.length; i += 2) pairs.push([list[i], list[i + 1]]);
+  return pairs;
 }
 
 /// A KV bulk read of "\n"-separated keys (at most 100): the values in key order, as a
@@ -107,9 +113,7 @@ const TIMEOUT = 'otp-guard: upstream timed out';
 /// One upstream call, aborted after `timeoutMs`: resolves to status "\n" Retry-After
 /// (or "\0") "\n" body text; rejects with TIMEOUT, or with the runtime's error.
 export async function send(url, method, headers, body, timeoutMs) {
-  const list = headers === '' ? [] : headers.split('\n');
-  const init = { method, headers: new Headers(), body };
-  for (let i = 0; i + 1 < list.length; i += 2) init.headers.append(list[i], list[i + 1]);
+  const init = { method, headers: headerPairs(headers), body };
   const controller = new AbortController();
   init.signal = controller.signal;
   let timer;

@@ -22,7 +22,7 @@ use crate::policy::ClientNetwork;
 use crate::request::MAX_BODY_BYTES;
 use std::cell::OnceCell;
 use std::rc::Rc;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use worker::worker_sys::web_sys;
 use worker::{console_error, console_log, event, Context, Env, Result};
 
@@ -72,15 +72,13 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     let config = CONFIG.with(|cell| Rc::clone(cell.get_or_init(|| Rc::new(load_config(&env)))));
     let config = config.as_ref();
     let incoming = incoming(&req).await;
-    // The KV binding as the runtime gave it: the glue calls it directly.
-    let kv = js_sys::Reflect::get(&env, &JsValue::from_str(KV_BINDING)).ok().filter(|v| !v.is_undefined());
     let object = match config {
         Ok(c) if c.counter_backend == CounterBackend::DurableObject => {
             env.durable_object(COUNTERS_BINDING).and_then(|ns| ns.get_by_name("counters")).ok()
         }
         _ => None,
     };
-    let store = ports::KvStore(kv);
+    let store = ports::KvStore::new(&env);
     let counters = match object {
         Some(stub) => ports::EdgeCounters::Object(stub),
         None => ports::EdgeCounters::Kv(KvCounters::new(&store)),

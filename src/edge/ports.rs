@@ -4,6 +4,7 @@ use super::glue;
 use crate::counters::{Counters, KvCounters, Op, Tally};
 use crate::eventlog::{EventLog, EventSink, Query, Row, Sql};
 use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store, StoreFault};
+use std::cell::OnceCell;
 use wasm_bindgen::JsValue;
 use worker::{Delay, Method, Request, RequestInit};
 
@@ -17,10 +18,20 @@ impl Clock for EdgeClock {
 }
 
 /// Workers KV, called through `glue.js` (one crossing per call, strings in and out).
-/// `None` when the binding is missing (the config check reports that first).
-pub struct KvStore(pub Option<JsValue>);
+/// The binding is looked up on first use (a refused request never touches KV); missing,
+/// it is a fault (the config check reports that first).
+pub struct KvStore<'a> {
+    env: &'a worker::Env,
+    binding: OnceCell<Option<JsValue>>,
+}
 
-impl std::fmt::Debug for KvStore {
+impl<'a> KvStore<'a> {
+    pub fn new(env: &'a worker::Env) -> Self {
+        KvStore { env, binding: OnceCell::new() }
+    }
+}
+
+impl std::fmt::Debug for KvStore<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("KvStore")
     }
@@ -35,13 +46,16 @@ fn kv_fault(error: JsValue) -> StoreFault {
     StoreFault(glue::message(&error))
 }
 
-impl KvStore {
+impl KvStore<'_> {
     fn kv(&self) -> Result<&JsValue, StoreFault> {
-        self.0.as_ref().ok_or_else(|| StoreFault("KV binding missing".into()))
+        let binding = self.binding.get_or_init(|| {
+            js_sys::Reflect::get(self.env, &JsValue::from_str(super::KV_BINDING)).ok().filter(|v| !v.is_undefined())
+        });
+        binding.as_ref().ok_or_else(|| StoreFault("KV binding missing".into()))
     }
 }
 
-impl Store for KvStore {
+impl Store for KvStore<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreFault> {
         Ok(glue::kv_get(self.kv()?, key).await.map_err(kv_fault)?.as_string())
     }
@@ -103,7 +117,7 @@ impl Http for FetchHttp {
 
 /// The counter backend the config chose.
 pub enum EdgeCounters<'a> {
-    Kv(KvCounters<'a, KvStore>),
+    Kv(KvCounters<'a, KvStore<'a>>),
     /// The one `CounterObject` instance, whose storage serialises every operation.
     Object(worker::Stub),
 }

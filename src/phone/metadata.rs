@@ -75,14 +75,20 @@ pub(super) fn region_by_id(id: &str) -> Option<&'static Region> {
 thread_local! {
     /// Each pattern read once per isolate, on first use, and kept (a few hundred of the
     /// metadata's patterns at most are ever used).
-    static PATTERNS: RefCell<HashMap<&'static str, Option<&'static Pattern>>> = RefCell::default();
+    /// Keyed by the pattern's address: every pattern is a `'static` string of the tables
+    /// above, so its address names it, and hashing a usize is cheaper than hashing a
+    /// pattern of up to a kilobyte on every lookup.
+    static PATTERNS: RefCell<HashMap<usize, Option<&'static Pattern>>> = RefCell::default();
 }
 
 /// `pattern`, read; `None` if it is outside the syntax `pattern.rs` reads (a unit test
 /// checks that no pattern in the metadata is).
 pub(super) fn compiled(pattern: &'static str) -> Option<&'static Pattern> {
     PATTERNS.with(|cache| {
-        *cache.borrow_mut().entry(pattern).or_insert_with(|| Pattern::parse(pattern).map(|p| &*Box::leak(Box::new(p))))
+        *cache
+            .borrow_mut()
+            .entry(pattern.as_ptr() as usize)
+            .or_insert_with(|| Pattern::parse(pattern).map(|p| &*Box::leak(Box::new(p))))
     })
 }
 
