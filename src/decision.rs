@@ -2,7 +2,7 @@
 //! its contract code, HTTP status and title. This is the only place problem+json bodies
 //! are made, so no internal detail reaches a client by another path.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 /// Which counter a `rate_limited` answer is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -172,23 +172,39 @@ impl Reason {
     }
 
     /// The RFC 9457 problem document.
-    pub fn problem(&self) -> Value {
-        let mut body = json!({
-            "type": format!("urn:otp-guard:error:{}", self.code()),
-            "title": self.title(),
-            "status": self.status(),
-            "code": self.code(),
-            "detail": self.detail(),
-        });
-        if let Reason::RateLimited { scope, retry_after_s } = self {
-            body["scope"] = json!(scope.as_str());
-            body["retry_after_s"] = json!(retry_after_s);
-        }
-        if let Reason::Paused { scope, .. } = self {
-            body["scope"] = json!(scope);
-        }
-        body
+    pub fn problem(&self) -> String {
+        let code = self.code();
+        let (scope, retry_after_s) = match self {
+            Reason::RateLimited { scope, retry_after_s } => (Some(scope.as_str()), Some(*retry_after_s)),
+            Reason::Paused { scope, .. } => (Some(*scope), None),
+            _ => (None, None),
+        };
+        let problem = Problem {
+            code,
+            detail: self.detail(),
+            retry_after_s,
+            scope,
+            status: self.status(),
+            title: self.title(),
+            kind: format!("urn:otp-guard:error:{code}"),
+        };
+        serde_json::to_string(&problem).unwrap_or_default()
     }
+}
+
+/// The problem document's fields, in the order they have always been written (sorted).
+#[derive(Serialize)]
+struct Problem<'a> {
+    code: &'a str,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+    status: u16,
+    title: &'a str,
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 #[cfg(test)]
@@ -217,7 +233,7 @@ mod tests {
             (Reason::ConfigError { key: "MODE", problem: "x".into() }, "config_error", 500),
         ];
         for (reason, code, status) in table {
-            let problem = reason.problem();
+            let problem: serde_json::Value = serde_json::from_str(&reason.problem()).unwrap();
             assert_eq!(problem["code"], *code);
             assert_eq!(problem["status"], *status);
             assert_eq!(problem["type"], format!("urn:otp-guard:error:{code}"));
@@ -227,6 +243,12 @@ mod tests {
     #[test]
     fn rate_limited_carries_scope_and_wait() {
         let problem = Reason::RateLimited { scope: Scope::Subnet, retry_after_s: 42 }.problem();
+        assert_eq!(
+            problem,
+            r#"{"code":"rate_limited","detail":"too many verification requests (subnet limit); retry in 42 s","retry_after_s":42,"scope":"subnet","status":429,"title":"Too many requests","type":"urn:otp-guard:error:rate_limited"}"#,
+            "the fields in their documented order"
+        );
+        let problem: serde_json::Value = serde_json::from_str(&problem).unwrap();
         assert_eq!(problem["scope"], "subnet");
         assert_eq!(problem["retry_after_s"], 42);
     }

@@ -75,7 +75,7 @@ impl Outgoing {
                 ("content-type", "application/problem+json".to_owned()),
                 ("cache-control", "no-store".to_owned()),
             ],
-            body: reason.problem().to_string(),
+            body: reason.problem(),
         };
         if let Some(wait) = reason.retry_after_s() {
             out.headers.push(("retry-after", wait.to_string()));
