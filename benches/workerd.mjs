@@ -58,6 +58,7 @@ const { values: opts } = parseArgs({
     full: { type: 'string', default: '1000' },
     reject: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '1000' },
+    batches: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '8' },
     'replay-runs': { type: 'string', default: '1' },
     at: { type: 'string' },
@@ -73,6 +74,7 @@ const ROUNDS = +opts.rounds;
 const FULL = +opts.full;
 const REJECT = +opts.reject;
 const WARMUP = +opts.warmup;
+const BATCHES = Math.max(1, +opts.batches);
 const CONCURRENCY = +opts.concurrency;
 
 /**
@@ -358,6 +360,8 @@ async function load(server, requests, expected) {
     cpuUsPerReq: ((after.ticks - before.ticks) * TICK_US) / n,
     schedUsPerReq: (after.ns - before.ns) / 1000 / n,
     reqPerS: n / (wallMs / 1000),
+    ns: after.ns - before.ns,
+    wallMs,
   };
 }
 
@@ -410,28 +414,77 @@ async function measureWorker(name, worker, upstreams, bindings, nums) {
     const secondMs = performance.now() - t1;
     if (second.status !== 202) throw new Error(`${name}: second request answered ${second.status} ${second.body}`);
     agent.destroy();
-
-    const full = (from, n) => Array.from({ length: n }, (_, i) => [nums.valid[from + i], clientIp(from + i)]);
-    await load(server, full(2, WARMUP), 202);
-    const kvBefore = await upstreams.stats();
-    const fullPath = await load(server, full(2 + WARMUP, FULL), 202);
-    const kvAfter = await upstreams.stats();
-    const rejects = (n) => Array.from({ length: n }, (_, i) => [nums.invalid[i % nums.invalid.length], clientIp(i)]);
-    await load(server, rejects(WARMUP), name === 'null' ? 202 : 400);
-    const kvBeforeReject = await upstreams.stats();
-    const rejectPath = await load(server, rejects(REJECT), name === 'null' ? 202 : 400);
-    const kvEnd = await upstreams.stats();
-    const kvOps = (a, b) => ['bulk_get', 'get', 'put', 'delete', 'list'].reduce((n, k) => n + b[k] - a[k], 0);
-    rejectPath.kvOpsPerReq = kvOps(kvBeforeReject, kvEnd) / REJECT;
-    const kvPerSend = {};
-    for (const k of ['bulk_get', 'bulk_keys', 'get', 'put', 'delete']) kvPerSend[k] = (kvAfter[k] - kvBefore[k]) / FULL;
-    return {
-      startupMs: server.startupMs,
-      firstMs, firstCpuMs: (c1.ns - c0.ns) / 1e6, secondMs,
-      full: fullPath, reject: rejectPath, kvPerSend, logLines: server.lines(), split,
-    };
+    return { startupMs: server.startupMs, firstMs, firstCpuMs: (c1.ns - c0.ns) / 1e6, secondMs, split };
   } finally {
     await server.stop();
+  }
+}
+
+/**
+ * Warm CPU per request, paired: the three workers run at once, each in its own workerd
+ * with its own upstreams process, and take turns in batches (the order rotating), so a
+ * slow stretch of this shared machine lands on all three alike instead of on whichever
+ * worker it happened to hit. Each worker first takes `--warmup` sends and `--warmup`
+ * invalid numbers; then `--full` sends and `--reject` invalid numbers, in `--batches`
+ * turns each; CPU is workerd's (schedstat) summed over that worker's batches.
+ */
+async function steadyState(names, workers, vars, nums) {
+  const side = {};
+  try {
+    for (const name of names) {
+      const upstreams = await startUpstreams();
+      const bindings = { ...vars, TWILIO_BASE_URL: upstreams.twilio, TURNSTILE_BASE_URL: upstreams.turnstile, ...upstreams.SECRETS };
+      side[name] = { upstreams, server: await startWorkerd(workers[name], upstreams.kv, bindings) };
+    }
+    const expect = (name, ok) => (name === 'null' ? 202 : ok);
+    const full = (from, n) => Array.from({ length: n }, (_, i) => [nums.valid[2 + from + i], clientIp(from + i)]);
+    const rejects = (n) => Array.from({ length: n }, (_, i) => [nums.invalid[i % nums.invalid.length], clientIp(i)]);
+    for (const name of names) {
+      await load(side[name].server, full(0, WARMUP), 202);
+      await load(side[name].server, rejects(WARMUP), expect(name, 400));
+    }
+    const totals = Object.fromEntries(names.map((n) => [n, {
+      full: { ns: 0, ms: 0, n: 0 }, reject: { ns: 0, ms: 0, n: 0 }, kv: null, kvReject: 0,
+    }]));
+    const fullBatch = Math.ceil(FULL / BATCHES);
+    const rejectBatch = Math.ceil(REJECT / BATCHES);
+    for (let b = 0; b < BATCHES; b++) {
+      const order = names.map((_, i) => names[(i + b) % names.length]);
+      for (const name of order) {
+        const { server, upstreams } = side[name];
+        const t = totals[name];
+        const from = WARMUP + b * fullBatch;
+        const batch = full(from, Math.min(fullBatch, FULL - b * fullBatch));
+        if (batch.length === 0) continue;
+        const kv0 = await upstreams.stats();
+        const f = await load(server, batch, 202);
+        const kv1 = await upstreams.stats();
+        const r = await load(server, rejects(rejectBatch), expect(name, 400));
+        const kv2 = await upstreams.stats();
+        t.full.ns += f.ns; t.full.ms += f.wallMs; t.full.n += batch.length;
+        t.reject.ns += r.ns; t.reject.ms += r.wallMs; t.reject.n += rejectBatch;
+        const ops = ['bulk_get', 'bulk_keys', 'get', 'put', 'delete', 'list'];
+        t.kv ??= Object.fromEntries(ops.map((k) => [k, 0]));
+        for (const k of ops) t.kv[k] += kv1[k] - kv0[k];
+        t.kvReject += ops.filter((k) => k !== 'bulk_keys').reduce((n, k) => n + kv2[k] - kv1[k], 0);
+      }
+    }
+    return Object.fromEntries(names.map((n) => {
+      const t = totals[n];
+      const per = (k) => t.kv[k] / t.full.n;
+      return [n, {
+        full: { cpuUsPerReq: t.full.ns / 1000 / t.full.n, reqPerS: t.full.n / (t.full.ms / 1000), n: t.full.n },
+        reject: { cpuUsPerReq: t.reject.ns / 1000 / t.reject.n, reqPerS: t.reject.n / (t.reject.ms / 1000), n: t.reject.n,
+          kvOpsPerReq: t.kvReject / t.reject.n },
+        kvPerSend: { bulk_get: per('bulk_get'), bulk_keys: per('bulk_keys'), get: per('get'), put: per('put'), delete: per('delete') },
+        logLines: side[n].server.lines(),
+      }];
+    }));
+  } finally {
+    for (const { server, upstreams } of Object.values(side)) {
+      await server?.stop();
+      upstreams.stop();
+    }
   }
 }
 
@@ -450,7 +503,7 @@ function replay() {
 
 const fmt = (x, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
 
-function table(names, results, workers, replays) {
+function table(names, results, steady, workers, replays) {
   const med = (name, f) => median(results[name].map(f));
   const rows = [];
   const row = (label, f, digits = 0, unit = '') => rows.push([label, ...names.map((n) => fmt(med(n, f), digits) + unit)]);
@@ -465,14 +518,14 @@ function table(names, results, workers, replays) {
   rows.push(['cold split: 2. then an invalid number, wall / CPU (ms)', ...names.map((n) => `${fmt(med(n, (r) => r.split.reject.ms), 1)} / ${fmt(med(n, (r) => r.split.reject.cpuMs), 1)}`)]);
   rows.push(['cold split: 3. then a send (202), wall / CPU (ms)', ...names.map((n) => `${fmt(med(n, (r) => r.split.send.ms), 1)} / ${fmt(med(n, (r) => r.split.send.cpuMs), 1)}`)]);
   row('second request (ms)', (r) => r.secondMs, 2);
-  row('full path (202): CPU per request (µs)', (r) => r.full.cpuUsPerReq, 0);
-  row('full path (202): requests/s', (r) => r.full.reqPerS, 0);
-  row('reject path (400, invalid number): CPU per request (µs)', (r) => r.reject.cpuUsPerReq, 0);
-  row('reject path (400, invalid number): requests/s', (r) => r.reject.reqPerS, 0);
-  row('full path: KV bulk reads / keys / writes per send', (r) => r.kvPerSend.bulk_get, 0);
-  rows[rows.length - 1] = ['full path: KV bulk reads / keys read / writes per send',
-    ...names.map((n) => { const k = results[n][0].kvPerSend; return `${fmt(k.bulk_get, 1)} / ${fmt(k.bulk_keys, 1)} / ${fmt(k.put + k.delete, 1)}`; })];
-  row('reject path: KV operations per request', (r) => r.reject.kvOpsPerReq, 1);
+  const warm = (label, f, digits = 0) => rows.push([label, ...names.map((n) => fmt(f(steady[n]), digits))]);
+  warm('full path (202): CPU per request (µs)', (r) => r.full.cpuUsPerReq);
+  warm('full path (202): requests/s', (r) => r.full.reqPerS);
+  warm('reject path (400, invalid number): CPU per request (µs)', (r) => r.reject.cpuUsPerReq);
+  warm('reject path (400, invalid number): requests/s', (r) => r.reject.reqPerS);
+  rows.push(['full path: KV bulk reads / keys read / writes per send',
+    ...names.map((n) => { const k = steady[n].kvPerSend; return `${fmt(k.bulk_get, 1)} / ${fmt(k.bulk_keys, 1)} / ${fmt(k.put + k.delete, 1)}`; })]);
+  warm('reject path: KV operations per request', (r) => r.reject.kvOpsPerReq, 1);
   rows.push(['upload raw (KiB)', ...names.map((n) => fmt(workers[n].raw / 1024, 1))]);
   rows.push(['upload gzip -9 (KiB)', ...names.map((n) => fmt(workers[n].gzip / 1024, 1))]);
   rows.push(['wrangler "Total Upload" raw / gzip (KiB)', ...names.map((n) => (workers[n].wranglerKiB ? `${workers[n].wranglerKiB.raw} / ${workers[n].wranglerKiB.gzip}` : 'n/a'))]);
@@ -495,8 +548,6 @@ async function main() {
   const upstreams = await startUpstreams();
   const vars = {
     ...wranglerVars(),
-    TWILIO_BASE_URL: upstreams.twilio,
-    TURNSTILE_BASE_URL: upstreams.turnstile,
     COUNTER_BACKEND: 'kv',
     DECISION_LOG: 'console',
     // Volume quotas raised for every worker alike, so hundreds of sends stay on the full
@@ -509,7 +560,7 @@ async function main() {
     SPEND_CAP_COUNTRY_HOURLY_USD: '1000000', SPEND_CAP_COUNTRY_DAILY_USD: '1000000',
     PUMPING_MIN_SENDS: '100000',
   };
-  const bindings = { ...vars, ...upstreams.SECRETS };
+  const bindings = { ...vars, TWILIO_BASE_URL: upstreams.twilio, TURNSTILE_BASE_URL: upstreams.turnstile, ...upstreams.SECRETS };
   const names = ['otp-guard', 'js-guard', 'null'];
   const results = Object.fromEntries(names.map((n) => [n, []]));
   try {
@@ -519,11 +570,17 @@ async function main() {
         const r = await measureWorker(name, workers[name], upstreams, bindings, nums);
         results[name].push(r);
         log(`round ${round + 1}/${ROUNDS} ${name}: first ${fmt(r.firstMs, 1)} ms (${fmt(r.firstCpuMs, 1)} ms CPU), ` +
-          `full ${fmt(r.full.cpuUsPerReq)} µs/req ${fmt(r.full.reqPerS)} req/s, reject ${fmt(r.reject.cpuUsPerReq)} µs/req ${fmt(r.reject.reqPerS)} req/s`);
+          `health first ${fmt(r.split.health.cpuMs, 1)} ms CPU, then a send ${fmt(r.split.send.cpuMs, 1)} ms CPU`);
       }
     }
   } finally {
     upstreams.stop();
+  }
+  log(`warm: the three workers at once, ${WARMUP} warm-up sends and invalid numbers each, then ${FULL} sends and ${REJECT} invalid numbers each in ${BATCHES} alternating batches`);
+  const steady = await steadyState(names, workers, vars, nums);
+  for (const name of names) {
+    log(`warm ${name}: full ${fmt(steady[name].full.cpuUsPerReq)} µs/req ${fmt(steady[name].full.reqPerS)} req/s, ` +
+      `reject ${fmt(steady[name].reject.cpuUsPerReq)} µs/req ${fmt(steady[name].reject.reqPerS)} req/s`);
   }
   const replays = [];
   for (let i = 0; i < +opts['replay-runs']; i++) {
@@ -531,9 +588,10 @@ async function main() {
     replays.push(replay());
   }
   console.log(`\nworkerd ${execFileSync(join(ROOT, 'node_modules/workerd/bin/workerd'), ['--version'], { encoding: 'utf8' }).trim()}, ` +
-    `otp-guard at ${treeState()}, ${ROUNDS} rounds, ${FULL} full-path and ${REJECT} reject-path requests per round and worker, concurrency ${CONCURRENCY}; medians over the rounds\n`);
-  console.log(table(names, results, workers, replays));
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ opts, workers, results, replays }, null, 2));
+    `otp-guard at ${treeState()}; cold start: medians of ${ROUNDS} rounds; warm: ${FULL} full-path and ${REJECT} reject-path requests per worker after ${WARMUP} of each, ` +
+    `in ${BATCHES} alternating batches, concurrency ${CONCURRENCY}\n`);
+  console.log(table(names, results, steady, workers, replays));
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ opts, workers, results, steady, replays }, null, 2));
 }
 
 await main();
