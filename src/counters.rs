@@ -18,7 +18,7 @@
 use crate::decision::{Reason, Scope};
 use crate::limits::{wait_s, Counter, Quota};
 use crate::phone::NumberType;
-use crate::ports::{Store, StoreFault};
+use crate::ports::{Store, StoreFault, Write};
 use crate::pumping::{Block, Detector, Traffic};
 use crate::request::Channel;
 use crate::voice::{history_ttl_s, Gate, History, Outlook, Refusal};
@@ -128,14 +128,6 @@ impl Verdict {
             Verdict::Capped => Some(Reason::ProtectionEngaged("the estimated spend cap is reached".into())),
         }
     }
-}
-
-/// A record to store (`None`: delete it) and how long to keep it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Write {
-    pub key: String,
-    pub value: Option<String>,
-    pub ttl_s: u64,
 }
 
 /// The counter logic on stored records: reads them through `read` (`None`: no record),
@@ -438,13 +430,11 @@ impl<S: Store> Counters for KvCounters<'_, S> {
 
         let target = (op.now_ms % self.shards) as usize;
         let lifted = matches!(op.action, Action::Lift);
+        let mut writes = Vec::new();
         for i in changed {
             let (entry, after) = (&op.entries[i], &records[i]);
             let Some(before) = &before[i] else {
-                match after.value() {
-                    Some(value) => self.store.put(entry.key(), &value, ttl_s(entry)).await?,
-                    None => self.store.delete(entry.key()).await?,
-                }
+                writes.push(after.write(entry));
                 continue;
             };
             // A hot record: the change (after - before) goes to one shard; a lifted block
@@ -467,13 +457,13 @@ impl<S: Store> Counters for KvCounters<'_, S> {
                 if let (true, Record::Traffic(t)) = (lifted, &mut shard) {
                     t.lift();
                 }
-                match shard.value() {
-                    Some(value) => self.store.put(&key_sets[i][s], &value, ttl_s(entry)).await?,
-                    None if own.is_some() => self.store.delete(&key_sets[i][s]).await?,
-                    None => {}
+                let value = shard.value();
+                if value.is_some() || own.is_some() {
+                    writes.push(Write { key: key_sets[i][s].clone(), value, ttl_s: ttl_s(entry) });
                 }
             }
         }
+        self.store.write_many(&writes).await?;
         Ok(tally)
     }
 }

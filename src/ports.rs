@@ -39,8 +39,27 @@ pub trait Store {
     }
     async fn put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), StoreFault>;
     async fn delete(&self, key: &str) -> Result<(), StoreFault>;
+    /// Several writes in order, stopping at the first that fails (one call on the edge,
+    /// where each call into the runtime costs).
+    async fn write_many(&self, writes: &[Write]) -> Result<(), StoreFault> {
+        for write in writes {
+            match &write.value {
+                Some(value) => self.put(&write.key, value, write.ttl_s).await?,
+                None => self.delete(&write.key).await?,
+            }
+        }
+        Ok(())
+    }
     /// Keys starting with `prefix`, at most `limit` (for the admin API's list views).
     async fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreFault>;
+}
+
+/// A record to store (`None`: delete the key) and how long to keep it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub key: String,
+    pub value: Option<String>,
+    pub ttl_s: u64,
 }
 
 /// An HTTP request the core wants sent. The body is form- or JSON-encoded by the core.
@@ -104,6 +123,9 @@ impl<T: Store + ?Sized> Store for &T {
     }
     async fn delete(&self, key: &str) -> Result<(), StoreFault> {
         (**self).delete(key).await
+    }
+    async fn write_many(&self, writes: &[Write]) -> Result<(), StoreFault> {
+        (**self).write_many(writes).await
     }
     async fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreFault> {
         (**self).keys(prefix, limit).await

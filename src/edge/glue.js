@@ -101,6 +101,15 @@ export function kvDelete(kv, key) {
   return kv.delete(key);
 }
 
+/// Writes in order, each awaited before the next, stopping at the first that fails:
+/// `writes` is a JSON array of [key, value or null (delete), TTL in seconds].
+export async function kvWriteMany(kv, writes) {
+  for (const [key, value, ttl] of JSON.parse(writes)) {
+    if (value === null) await kv.delete(key);
+    else await kv.put(key, value, { expirationTtl: ttl });
+  }
+}
+
 /// The names of up to `limit` keys under `prefix`, "\n"-separated.
 export async function kvList(kv, prefix, limit) {
   const listed = await kv.list({ prefix, limit });

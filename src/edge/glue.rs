@@ -34,6 +34,11 @@ extern "C" {
     #[wasm_bindgen(js_name = kvDelete, catch)]
     pub async fn kv_delete(kv: &JsValue, key: &str) -> Result<JsValue, JsValue>;
 
+    /// Writes in order, stopping at the first that fails: a JSON array of
+    /// `[key, value or null, ttl_s]`.
+    #[wasm_bindgen(js_name = kvWriteMany, catch)]
+    pub async fn kv_write_many(kv: &JsValue, writes: &str) -> Result<JsValue, JsValue>;
+
     /// Up to `limit` key names under `prefix`, "\n"-separated.
     #[wasm_bindgen(js_name = kvList, catch)]
     pub async fn kv_list(kv: &JsValue, prefix: &str, limit: f64) -> Result<JsValue, JsValue>;

@@ -3,7 +3,7 @@
 use super::glue;
 use crate::counters::{Counters, KvCounters, Op, Tally};
 use crate::eventlog::{EventLog, EventSink, Query, Row, Sql};
-use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store, StoreFault};
+use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store, StoreFault, Write};
 use std::cell::OnceCell;
 use wasm_bindgen::JsValue;
 use worker::{Delay, Method, Request, RequestInit};
@@ -83,6 +83,18 @@ impl Store for KvStore<'_> {
 
     async fn delete(&self, key: &str) -> Result<(), StoreFault> {
         glue::kv_delete(self.kv()?, key).await.map_err(kv_fault)?;
+        Ok(())
+    }
+
+    /// All of a request's counter writes in one call (the runtime awaits each in turn).
+    async fn write_many(&self, writes: &[Write]) -> Result<(), StoreFault> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<(&str, Option<&str>, u64)> =
+            writes.iter().map(|w| (w.key.as_str(), w.value.as_deref(), w.ttl_s.max(KV_MIN_TTL_S))).collect();
+        let json = serde_json::to_string(&list).map_err(|e| StoreFault(e.to_string()))?;
+        glue::kv_write_many(self.kv()?, &json).await.map_err(kv_fault)?;
         Ok(())
     }
 
