@@ -89,7 +89,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     let services = Services { clock: ports::EdgeClock, store: &store, http: ports::FetchHttp, counters, log: d1() };
     let handled = guard::handle(config.as_ref(), &services, &incoming).await;
     for event in &handled.events {
-        console_log!("{}", event.to_json());
+        web_sys::console::log_1(&event.to_json().into());
     }
     if log_to_d1 && !handled.events.is_empty() {
         // The decision log is written after the response, retried once (idempotently);
