@@ -30,6 +30,10 @@
 // profiles otp-guard and the JS guard on both paths and cold, summarises the profiles
 // (benches/profile/summarize.mjs) and prints the tables. A measurement, not a test: it
 // asserts status codes and never a time. Compare figures within one run.
+//
+// Function names: the shipped module has no name section (.ci/build-worker strips it), so
+// wasm frames show as indices. For names, build with `OTP_GUARD_KEEP_NAMES=1 FORCE_BUILD=1
+// .ci/build-worker` and run `wrangler deploy --dry-run --outdir target/bench/otp-guard`.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
