@@ -401,7 +401,7 @@ impl<S: Store> Counters for KvCounters<'_, S> {
             })
             .collect();
         let keys: Vec<String> = key_sets.iter().flatten().cloned().collect();
-        let mut values = self.store.get_many(&keys).await?.into_iter();
+        let mut values = crate::ports::boxed(self.store.get_many(&keys)).await?.into_iter();
 
         // Every stored text is parsed once. A hot entry keeps its shards (`None`: no such
         // key) and its record is their sum; `before` is that sum as read.
@@ -463,7 +463,7 @@ impl<S: Store> Counters for KvCounters<'_, S> {
                 }
             }
         }
-        self.store.write_many(&writes).await?;
+        crate::ports::boxed(self.store.write_many(&writes)).await?;
         Ok(tally)
     }
 }

@@ -18,15 +18,13 @@ use crate::mask::{mask, number_hash};
 use crate::phone::{self, Phone};
 use crate::policy;
 use crate::policy::ClientNetwork;
-use crate::ports::{Clock, Http, Store};
+use crate::ports::{boxed, Clock, Http, Store};
 use crate::pumping;
 use crate::request::{self, Channel, RequestError};
 use crate::spend::mills_to_usd;
 use crate::voice::{Gate, Outlook};
 use crate::{admin, lists, turnstile, twilio};
 use serde_json::json;
-use std::future::Future;
-use std::pin::Pin;
 
 /// otp-guard's own API, described in OpenAPI 3.1 and served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -110,15 +108,9 @@ pub async fn handle<C: Clock, S: Store, H: Http, K: Counters, L: EventLog>(
     handled
 }
 
-/// A route's future behind its own pointer, polled through a vtable. In wasm a function
-/// is compiled on its first call; a route inlined into `handle`'s state machine would make
-/// a fresh isolate compile every route (the admin API included) on its first request.
-fn boxed<'a, T>(route: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
-    Box::pin(route)
-}
-
 /// What a page needs to render the form: the Turnstile widget's key and script, the
 /// channels on offer, and the visitor's country as a default for the country picker.
+#[inline(never)]
 fn client_config(config: &Config, incoming: &Incoming) -> serde_json::Value {
     let channels: Vec<&str> = [(&config.sms, "sms"), (&config.call, "call"), (&config.whatsapp, "whatsapp")]
         .into_iter()
@@ -316,7 +308,7 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
 
     async fn counters(&self, action: Action, now_ms: u64, entries: &[Entry]) -> Result<Tally, Reason> {
         let op = Op { action, now_ms, entries: entries.to_vec() };
-        self.services.counters.run(&op).await.map_err(|_| store_failed())
+        boxed(self.services.counters.run(&op)).await.map_err(|_| store_failed())
     }
 
     /// `POST /v1/verifications`.
@@ -328,7 +320,7 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
 
         // 3. Lists.
         let hash = self.phone_hash(&phone);
-        let listing = lists::lookup(&self.services.store, &hash, &phone).await.map_err(|_| store_failed())?;
+        let listing = boxed(lists::lookup(&self.services.store, &hash, &phone)).await.map_err(|_| store_failed())?;
         if listing.blocklisted {
             self.enforce(Err(Reason::Blocklisted))?;
         }
@@ -352,7 +344,7 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
             Some(token) => {
                 let binding = format!("{} {}", phone.e164, req.channel);
                 let out = turnstile::verify_request(self.config, token, &binding, &incoming.client.ip);
-                turnstile::read_verify(self.config, self.services.http.send(out).await)
+                turnstile::read_verify(self.config, boxed(self.services.http.send(out)).await)
             }
         };
         self.enforce(captcha)?;
@@ -368,7 +360,7 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
         // 8. Twilio. If it does not send, the reservation is given back.
         let out =
             twilio::send_request(self.config, &phone.e164, req.channel, &incoming.client.ip, req.locale.as_deref());
-        let sent = match twilio::read_send(self.services.http.send(out).await) {
+        let sent = match twilio::read_send(boxed(self.services.http.send(out)).await) {
             Ok(sent) => sent,
             Err(reason) => {
                 let release = Action::Release { at_ms: reserved_at };
@@ -504,7 +496,7 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
         let req = self.read_body(incoming, request::parse_check)?;
         let phone = self.read_phone(&req.phone, req.country.as_deref())?;
         let out = twilio::check_request(self.config, &phone.e164, &req.code);
-        let checked = twilio::read_check(self.services.http.send(out).await)?;
+        let checked = twilio::read_check(boxed(self.services.http.send(out)).await)?;
         self.event.approved = Some(checked.valid);
         if checked.valid {
             // Conversion tracking: the destinations' approvals. The answer stands even if

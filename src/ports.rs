@@ -9,6 +9,8 @@
 #![allow(async_fn_in_trait)]
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 /// Wall-clock time in milliseconds since the Unix epoch.
 pub trait Clock {
@@ -102,6 +104,16 @@ impl fmt::Display for HttpFault {
 /// retried Twilio send could deliver (and bill) a second message.
 pub trait Http {
     async fn send(&self, request: Outbound) -> Result<Inbound, HttpFault>;
+}
+
+/// A future behind its own pointer, polled through a vtable, so that it stays a function
+/// of its own instead of being inlined into its caller's state machine. In wasm a function
+/// is compiled on its first call, so a route inlined into `handle` would make a fresh
+/// isolate compile every route (the admin API included) on its first request; and V8's
+/// baseline compiler costs more than linearly on one huge state machine with hundreds of
+/// locals than on the same code as several small ones.
+pub fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(future)
 }
 
 // Borrowed ports are ports: a caller can keep ownership of its fakes.

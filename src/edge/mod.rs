@@ -21,7 +21,6 @@ use crate::http::{Incoming, Outgoing};
 use crate::policy::ClientNetwork;
 use crate::request::MAX_BODY_BYTES;
 use std::cell::OnceCell;
-use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use worker::worker_sys::web_sys;
 use worker::{console_error, console_log, event, Context, Env, Result};
@@ -34,11 +33,13 @@ pub const DB_BINDING: &str = "OTP_GUARD_DB";
 pub const COUNTERS_BINDING: &str = "OTP_GUARD_COUNTERS";
 
 thread_local! {
-    /// The config, validated once per isolate (a Workers isolate is single-threaded).
-    /// Shared by reference count: a request takes a pointer, not a copy of every table.
-    static CONFIG: OnceCell<Rc<Result<Config, ConfigError>>> = const { OnceCell::new() };
+    /// The config, validated once per isolate (a Workers isolate is single-threaded) and
+    /// kept for the isolate's life: a request borrows it, copies nothing and drops nothing.
+    static CONFIG: OnceCell<&'static Result<Config, ConfigError>> = const { OnceCell::new() };
 }
 
+/// Once per isolate; its own function (see `ports::boxed` on why size matters on wasm).
+#[inline(never)]
 fn load_config(env: &Env) -> Result<Config, ConfigError> {
     let lookup = |key: &str| {
         // Vars and secrets are both plain strings on `env`; a JSON-typed var is read as
@@ -69,45 +70,74 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
 
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    let config = CONFIG.with(|cell| Rc::clone(cell.get_or_init(|| Rc::new(load_config(&env)))));
-    let config = config.as_ref();
-    let incoming = incoming(&req).await;
-    let object = match config {
-        Ok(c) if c.counter_backend == CounterBackend::DurableObject => {
-            env.durable_object(COUNTERS_BINDING).and_then(|ns| ns.get_by_name("counters")).ok()
-        }
-        _ => None,
-    };
+    // Kept apart from the entry point's own wrapper (see `ports::boxed`).
+    crate::ports::boxed(serve(req, env, ctx)).await
+}
+
+async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+    let config: &Result<Config, ConfigError> =
+        CONFIG.with(|cell| *cell.get_or_init(|| Box::leak(Box::new(load_config(&env)))));
+    let incoming = crate::ports::boxed(incoming(&req)).await;
     let store = ports::KvStore::new(&env);
-    let counters = match object {
+    let counters = match counter_object(config, &env) {
         Some(stub) => ports::EdgeCounters::Object(stub),
         None => ports::EdgeCounters::Kv(KvCounters::new(&store)),
     };
     // The decision log's database, looked up only when the config logs to D1.
     let log_to_d1 = config.as_ref().is_ok_and(|c| c.decision_log == DecisionLog::D1);
-    let d1 = || ports::D1Log(if log_to_d1 { env.d1(DB_BINDING).ok() } else { None });
-    let services = Services { clock: ports::EdgeClock, store: &store, http: ports::FetchHttp, counters, log: d1() };
-    let handled = guard::handle(config.as_ref(), &services, &incoming).await;
-    for event in &handled.events {
-        web_sys::console::log_1(&event.to_json().into());
-    }
+    let services =
+        Services { clock: ports::EdgeClock, store: &store, http: ports::FetchHttp, counters, log: d1(&env, log_to_d1) };
+    let handled = crate::ports::boxed(guard::handle(config.as_ref(), &services, &incoming)).await;
+    log_events(&handled.events);
     if log_to_d1 && !handled.events.is_empty() {
-        // The decision log is written after the response, retried once (idempotently);
-        // a batch it still refuses is printed with every row, for the operator to restore.
-        let log = d1();
-        let events = handled.events;
-        ctx.wait_until(async move {
-            match crate::eventlog::append(&log, &events).await {
-                Ok(1) => {}
-                Ok(attempts) => console_log!(
-                    "{{\"warning\":\"decision log written on attempt {attempts}\",\"request_id\":{:?}}}",
-                    events[0].request_id
-                ),
-                Err(failure) => console_error!("{}", failure.line),
-            }
-        });
+        write_log_after_response(&ctx, d1(&env, true), handled.events);
     }
     Ok(outgoing(handled.response))
+}
+
+// The helpers below are functions of their own, not inlined into `serve`: code on the
+// first request's path is compiled when first called, and smaller functions compile
+// faster (see `ports::boxed`).
+
+/// The `CounterObject` stub, when the config counts in a Durable Object.
+#[inline(never)]
+fn counter_object(config: &Result<Config, ConfigError>, env: &Env) -> Option<worker::Stub> {
+    match config {
+        Ok(c) if c.counter_backend == CounterBackend::DurableObject => {
+            env.durable_object(COUNTERS_BINDING).and_then(|ns| ns.get_by_name("counters")).ok()
+        }
+        _ => None,
+    }
+}
+
+/// The decision log's database (none unless the log is D1).
+#[inline(never)]
+fn d1(env: &Env, wanted: bool) -> ports::D1Log {
+    ports::D1Log(if wanted { env.d1(DB_BINDING).ok() } else { None })
+}
+
+/// One log line per event.
+#[inline(never)]
+fn log_events(events: &[crate::event::Event]) {
+    for event in events {
+        web_sys::console::log_1(&event.to_json().into());
+    }
+}
+
+/// The decision log is written after the response, retried once (idempotently); a batch
+/// it still refuses is printed with every row, for the operator to restore.
+#[inline(never)]
+fn write_log_after_response(ctx: &Context, log: ports::D1Log, events: Vec<crate::event::Event>) {
+    ctx.wait_until(async move {
+        match crate::eventlog::append(&log, &events).await {
+            Ok(1) => {}
+            Ok(attempts) => console_log!(
+                "{{\"warning\":\"decision log written on attempt {attempts}\",\"request_id\":{:?}}}",
+                events[0].request_id
+            ),
+            Err(failure) => console_error!("{}", failure.line),
+        }
+    });
 }
 
 /// Copies what the core reads out of the request (one call into the runtime for the
@@ -157,6 +187,7 @@ fn random_id() -> String {
 }
 
 /// The core's answer as a runtime `Response`, built in one call.
+#[inline(never)]
 fn outgoing(out: Outgoing) -> web_sys::Response {
     glue::respond(out.status, &glue::pairs(out.headers.iter().map(|(k, v)| (*k, v.as_str()))), &out.body)
 }
