@@ -94,5 +94,8 @@ kill "$WPID" 2>/dev/null || true
 rm -f "$DIR/perf.capnp"
 echo "== $WORKER $MODE: samples per binary"
 perf report -i "$WORK/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -E "Samples|%"
+perf report -i "$WORK/perf.data" --no-children --sort symbol -g none 2>/dev/null | grep "%" | sed 's/  */ /g' >"$WORK/symbols.txt"
+echo "== by kind (share of all samples)"
+"$NODE" benches/profile/perf-kinds.mjs "$WORK/symbols.txt"
 echo "== top symbols"
-perf report -i "$WORK/perf.data" --no-children --sort symbol -g none 2>/dev/null | grep "%" | sed 's/  */ /g' | cut -c1-150 | head -30
+head -30 "$WORK/symbols.txt" | cut -c1-150
