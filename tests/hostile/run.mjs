@@ -566,7 +566,7 @@ function makeCorpus(n) {
 // ---------------------------------------------------------------------------------------
 // Sending.
 
-function send(base, agent, req) {
+function send(base, agent, req, retried = false) {
   const url = new URL(base);
   return new Promise((resolve) => {
     const started = performance.now();
@@ -584,7 +584,17 @@ function send(base, agent, req) {
       return;
     }
     r.on('timeout', () => r.destroy(new Error('timeout')));
-    r.on('error', (e) => resolve({ error: e.code || e.message }));
+    r.on('error', (e) => {
+      // A kept-alive socket the server had already closed (after a request whose body the
+      // worker rightly did not read, the runtime drops the connection): the request never
+      // reached it. Sent once more on a fresh socket, as Node's documentation advises; a
+      // worker that really fails on this request fails the second time too.
+      if (!retried && r.reusedSocket && ['ECONNRESET', 'EPIPE'].includes(e.code)) {
+        resolve(send(base, false, req, true));
+        return;
+      }
+      resolve({ error: e.code || e.message });
+    });
     if (req.body && req.chunked) {
       for (let i = 0; i < req.body.length; i += 4096) r.write(req.body.subarray(i, i + 4096));
       r.end();
