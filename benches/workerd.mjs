@@ -42,8 +42,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import examples from 'libphonenumber-js/mobile/examples';
+import { BENCH_VARS, benchNumbers, wranglerVars } from './common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'target/bench');
@@ -166,13 +165,6 @@ function build() {
 const compatibilityDate = () => /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(join(GUARD, 'wrangler.toml'), 'utf8'))[1];
 
 /** wrangler.toml's [vars] (every value there is a plain string). */
-function wranglerVars() {
-  const text = readFileSync(join(GUARD, 'wrangler.toml'), 'utf8');
-  const section = text.split(/^\[vars\]\s*$/m)[1].split(/^\[/m)[0];
-  const vars = {};
-  for (const m of section.matchAll(/^([A-Z0-9_]+)\s*=\s*"((?:[^"\\]|\\.)*)"/gm)) vars[m[1]] = JSON.parse(`"${m[2]}"`);
-  return vars;
-}
 
 // ---- 2. the upstreams process ----------------------------------------------------------
 
@@ -194,34 +186,6 @@ async function startUpstreams() {
 
 // ---- the benchmark's numbers ------------------------------------------------------------
 
-/**
- * Distinct valid numbers an SMS may go to (mobile, or fixed-or-mobile), from ten countries,
- * on which libphonenumber-js and otp-guard agree; and invalid ones (the same, cut short).
- */
-function numbers(count) {
-  const countries = ['GB', 'US', 'DE', 'FR', 'IN', 'BR', 'AU', 'ES', 'NG', 'MX'];
-  const valid = [];
-  const invalid = [];
-  for (let k = 0; valid.length < count * 1.2 + 50 && k < 10_000; k++) {
-    for (const c of countries) {
-      const national = examples[c];
-      const candidate = national.slice(0, -4) + String((Number(national.slice(-4)) + k * 37) % 10_000).padStart(4, '0');
-      const p = parsePhoneNumberFromString(candidate, c);
-      if (p?.isValid() && ['MOBILE', 'FIXED_LINE_OR_MOBILE'].includes(p.getType())) {
-        valid.push(p.number);
-        if (k % 4 === 0) invalid.push(p.number.slice(0, -3));
-      }
-    }
-  }
-  // otp-guard's own view of the same numbers (its CLI runs the worker's parser).
-  const ask = (list) => execFileSync(CLI, ['phone'], { input: list.join('\n') + '\n', encoding: 'utf8' })
-    .trim().split('\n').map((l) => JSON.parse(l));
-  const agreedValid = ask(valid).filter((r) => r.valid && ['mobile', 'fixed_line_or_mobile'].includes(r.type)).map((r) => r.e164);
-  const agreedInvalid = ask(invalid).filter((r) => !r.valid).map((r) => r.input)
-    .filter((n) => !parsePhoneNumberFromString(n)?.isValid());
-  if (agreedValid.length < count) throw new Error(`only ${agreedValid.length} agreed valid numbers`);
-  return { valid: [...new Set(agreedValid)].slice(0, count), invalid: agreedInvalid };
-}
 
 /** Client i's address: every /24 sees at most one request in 256, under the subnet quota. */
 const clientIp = (i) => `198.18.${i % 256}.${Math.floor(i / 256) % 256}`;
@@ -543,23 +507,10 @@ function table(names, results, steady, workers, replays) {
 
 async function main() {
   const workers = build();
-  const nums = numbers(2 + WARMUP + FULL);
+  const nums = benchNumbers(2 + WARMUP + FULL, CLI);
   log(`${nums.valid.length} valid and ${nums.invalid.length} invalid numbers, both parsers agreeing`);
   const upstreams = await startUpstreams();
-  const vars = {
-    ...wranglerVars(),
-    COUNTER_BACKEND: 'kv',
-    DECISION_LOG: 'console',
-    // Volume quotas raised for every worker alike, so hundreds of sends stay on the full
-    // path (the per-IP, per-subnet and per-number quotas keep their defaults: each send
-    // has its own number and client address).
-    LIMITS_PREFIX: '1000000/1h,1000000/1d',
-    COUNTRY_LIMITS: '*:1000000/1h,1000000/1d',
-    LIMITS_GLOBAL: '1000000/1h,1000000/1d',
-    SPEND_CAP_HOURLY_USD: '1000000', SPEND_CAP_DAILY_USD: '1000000',
-    SPEND_CAP_COUNTRY_HOURLY_USD: '1000000', SPEND_CAP_COUNTRY_DAILY_USD: '1000000',
-    PUMPING_MIN_SENDS: '100000',
-  };
+  const vars = { ...wranglerVars(join(GUARD, 'wrangler.toml')), ...BENCH_VARS };
   const bindings = { ...vars, TWILIO_BASE_URL: upstreams.twilio, TURNSTILE_BASE_URL: upstreams.turnstile, ...upstreams.SECRETS };
   const names = ['otp-guard', 'js-guard', 'null'];
   const results = Object.fromEntries(names.map((n) => [n, []]));

@@ -10,6 +10,8 @@
 import module from 'node:module';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { BENCH_VARS, wranglerVars } from '../common.mjs';
+import { SECRETS } from '../upstreams.mjs';
 
 // ---- timing of the wasm compile and instantiate (read by run.mjs) ------------------------
 
@@ -188,40 +190,14 @@ export function upstreamFetch(stats) {
 
 // ---- env, ctx, requests -----------------------------------------------------------------
 
-/** The fixture secrets benches/upstreams.mjs gives the workers (copied, so importing starts nothing). */
-export const SECRETS = {
-  TWILIO_ACCOUNT_SID: 'AC' + '1'.repeat(32),
-  TWILIO_AUTH_TOKEN: 'bench-twilio-auth-token-secret',
-  TWILIO_VERIFY_SERVICE_SID: 'VA' + '2'.repeat(32),
-  TURNSTILE_SECRET_KEY: '1x0000000000000000000000000000000AA',
-  HASH_KEY: 'bench-hash-key-0123456789abcdef',
-  ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef',
-};
-
-/** wrangler.toml's [vars] (every value there is a plain string), as benches/workerd.mjs reads them. */
-export function wranglerVars(wranglerToml) {
-  const text = readFileSync(wranglerToml, 'utf8');
-  const section = text.split(/^\[vars\]\s*$/m)[1].split(/^\[/m)[0];
-  const vars = {};
-  for (const m of section.matchAll(/^([A-Z0-9_]+)\s*=\s*"((?:[^"\\]|\\.)*)"/gm)) vars[m[1]] = JSON.parse(`"${m[2]}"`);
-  return vars;
-}
-
 /** The bindings benches/workerd.mjs gives all three workers, with the KV namespace object. */
 export function benchEnv(wranglerToml, kv) {
   return {
     ...wranglerVars(wranglerToml),
+    ...BENCH_VARS,
     // Never connected to: the fetch stand-in answers by path whatever the host.
     TWILIO_BASE_URL: 'http://127.0.0.1:9',
     TURNSTILE_BASE_URL: 'http://127.0.0.1:9',
-    COUNTER_BACKEND: 'kv',
-    DECISION_LOG: 'console',
-    LIMITS_PREFIX: '1000000/1h,1000000/1d',
-    COUNTRY_LIMITS: '*:1000000/1h,1000000/1d',
-    LIMITS_GLOBAL: '1000000/1h,1000000/1d',
-    SPEND_CAP_HOURLY_USD: '1000000', SPEND_CAP_DAILY_USD: '1000000',
-    SPEND_CAP_COUNTRY_HOURLY_USD: '1000000', SPEND_CAP_COUNTRY_DAILY_USD: '1000000',
-    PUMPING_MIN_SENDS: '100000',
     ...SECRETS,
     OTP_GUARD_KV: kv,
   };

@@ -41,6 +41,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Session } from 'node:inspector/promises';
+import { benchNumbers } from '../common.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -111,30 +112,8 @@ function ensureBundles() {
 async function numbers(count) {
   const cache = join(opts.out, `numbers-${count}.json`);
   if (existsSync(cache)) return JSON.parse(readFileSync(cache, 'utf8'));
-  const { parsePhoneNumberFromString } = await import('libphonenumber-js/max');
-  const { default: examples } = await import('libphonenumber-js/mobile/examples');
-  const countries = ['GB', 'US', 'DE', 'FR', 'IN', 'BR', 'AU', 'ES', 'NG', 'MX'];
-  const valid = [];
-  const invalid = [];
-  for (let k = 0; valid.length < count * 1.2 + 50 && k < 10_000; k++) {
-    for (const c of countries) {
-      const national = examples[c];
-      const candidate = national.slice(0, -4) + String((Number(national.slice(-4)) + k * 37) % 10_000).padStart(4, '0');
-      const p = parsePhoneNumberFromString(candidate, c);
-      if (p?.isValid() && ['MOBILE', 'FIXED_LINE_OR_MOBILE'].includes(p.getType())) {
-        valid.push(p.number);
-        if (k % 4 === 0) invalid.push(p.number.slice(0, -3));
-      }
-    }
-  }
   if (!CLI) throw new Error('no otp-guard CLI (cargo build --release --bin otp-guard) to check the numbers with');
-  const ask = (list) => execFileSync(CLI, ['phone'], { input: list.join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 26 })
-    .trim().split('\n').map((l) => JSON.parse(l));
-  const agreedValid = ask(valid).filter((r) => r.valid && ['mobile', 'fixed_line_or_mobile'].includes(r.type)).map((r) => r.e164);
-  const agreedInvalid = ask(invalid).filter((r) => !r.valid).map((r) => r.input)
-    .filter((n) => !parsePhoneNumberFromString(n)?.isValid());
-  if (agreedValid.length < count) throw new Error(`only ${agreedValid.length} agreed valid numbers`);
-  const out = { valid: [...new Set(agreedValid)].slice(0, count), invalid: agreedInvalid };
+  const out = benchNumbers(count, CLI);
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(cache, JSON.stringify(out));
   return out;
