@@ -47,7 +47,7 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
         env.var(key).map(|v| v.to_string()).ok()
     };
     let config = Config::load(lookup)?;
-    if env.kv(KV_BINDING).is_err() {
+    if ports::kv_binding(env).is_none() {
         return Err(ConfigError {
             key: KV_BINDING,
             problem: "KV namespace binding is missing from wrangler.toml".into(),

@@ -46,11 +46,16 @@ fn kv_fault(error: JsValue) -> StoreFault {
     StoreFault(glue::message(&error))
 }
 
+/// The KV namespace binding as the runtime gives it, or `None` when `wrangler.toml` has no
+/// such namespace (absent, or not an object). The one lookup both the config check and
+/// the store use.
+pub fn kv_binding(env: &worker::Env) -> Option<JsValue> {
+    js_sys::Reflect::get(env, &JsValue::from_str(super::KV_BINDING)).ok().filter(JsValue::is_object)
+}
+
 impl KvStore<'_> {
     fn kv(&self) -> Result<&JsValue, StoreFault> {
-        let binding = self.binding.get_or_init(|| {
-            js_sys::Reflect::get(self.env, &JsValue::from_str(super::KV_BINDING)).ok().filter(|v| !v.is_undefined())
-        });
+        let binding = self.binding.get_or_init(|| kv_binding(self.env));
         binding.as_ref().ok_or_else(|| StoreFault("KV binding missing".into()))
     }
 }
