@@ -8,7 +8,7 @@
 use crate::decision::POLICY_CODES;
 use crate::limits::{parse_quotas, Quota};
 use crate::phone::{region_id, NumberType};
-use crate::pumping::{Detector, NetworkDetector};
+use crate::pumping::{Detector, LongWindow};
 use crate::request::Channel;
 use crate::spend::{usd_to_mills, PriceTable};
 use std::collections::BTreeSet;
@@ -198,6 +198,31 @@ pub const VARS: &[Var] = &[
         key: "PUMPING_NETWORK_CONVERSION_DROP",
         default: "0.5",
         meaning: "network detector: conversion below this fraction of the network's own normal (the baseline before its window) is also a collapse",
+    },
+    Var {
+        key: "PUMPING_SLOW_WINDOW_H",
+        default: "24",
+        meaning: "slow-pumping judgement: hours of a destination's sends (country or prefix) whose conversion is judged (1 to 168, at most the baseline period)",
+    },
+    Var {
+        key: "PUMPING_SLOW_MIN_SENDS",
+        default: "12",
+        meaning: "slow-pumping judgement: a destination with fewer matured sends in its window is never judged by it; 0 turns it off",
+    },
+    Var {
+        key: "PUMPING_SLOW_NEW_MIN_SENDS",
+        default: "12",
+        meaning: "slow-pumping judgement: for a destination with no traffic in the baseline period before its window, this many matured sends suffice (at most `PUMPING_SLOW_MIN_SENDS`); lower it only once the guard has a baseline period of traffic",
+    },
+    Var {
+        key: "PUMPING_SLOW_CONVERSION_FLOOR",
+        default: "0.15",
+        meaning: "slow-pumping judgement: a destination whose sends of the window convert below this is blocked for `PUMPING_COOLDOWN_MIN`",
+    },
+    Var {
+        key: "PUMPING_SLOW_CONVERSION_DROP",
+        default: "0.3",
+        meaning: "slow-pumping judgement: conversion below this fraction of the destination's own normal (the baseline before its window) is also a collapse",
     },
     Var {
         key: "PRICES",
@@ -525,11 +550,19 @@ impl Config {
             allowance_min: var("PUMPING_ALLOWANCE_MIN").number(0, 55)?,
             cooldown_min: var("PUMPING_COOLDOWN_MIN").number(1, 7 * 24 * 60)?,
             baseline_days: var("PUMPING_BASELINE_DAYS").number(1, 14)?,
-            network: NetworkDetector {
+            network: LongWindow {
                 window_h: var("PUMPING_NETWORK_WINDOW_H").number(1, 168)?,
                 min_sends: var("PUMPING_NETWORK_MIN_SENDS").number(0, 100_000)?,
+                new_min_sends: var("PUMPING_NETWORK_MIN_SENDS").number(0, 100_000)?,
                 conversion_floor: var("PUMPING_NETWORK_CONVERSION_FLOOR").decimal(0.0, 1.0)?,
                 conversion_drop: var("PUMPING_NETWORK_CONVERSION_DROP").decimal(0.0, 1.0)?,
+            },
+            slow: LongWindow {
+                window_h: var("PUMPING_SLOW_WINDOW_H").number(1, 168)?,
+                min_sends: var("PUMPING_SLOW_MIN_SENDS").number(0, 100_000)?,
+                new_min_sends: var("PUMPING_SLOW_NEW_MIN_SENDS").number(1, 100_000)?,
+                conversion_floor: var("PUMPING_SLOW_CONVERSION_FLOOR").decimal(0.0, 1.0)?,
+                conversion_drop: var("PUMPING_SLOW_CONVERSION_DROP").decimal(0.0, 1.0)?,
             },
         };
         let prices = PriceTable::parse(&var("PRICES").raw)

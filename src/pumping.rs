@@ -32,6 +32,13 @@
 //! When the cool-down ends the network is judged again on its window, so a network whose
 //! codes are still not entered stays blocked until that evidence ages out; an operator's
 //! lift also sets the evidence aside (only hours after the lift count).
+//!
+//! The same long-window judgement also watches every destination (`slow`, with its own
+//! thresholds): pumping spread thin over many destinations puts a few sends an hour into
+//! each, never enough in fifteen minutes for a spike, but over a day a destination whose
+//! codes are not entered shows it (most of all one the app never served, which has no
+//! real users to dilute it). A destination whose normal conversion is kept, however busy,
+//! is never blocked by it.
 
 use serde::{Deserialize, Serialize};
 
@@ -54,25 +61,42 @@ pub struct Detector {
     pub cooldown_min: u32,
     pub baseline_days: u32,
     /// The client-network detector (same allowance, cool-down and baseline period).
-    #[serde(default)]
-    pub network: NetworkDetector,
+    #[serde(default = "LongWindow::network")]
+    pub network: LongWindow,
+    /// The long-window judgement of destinations (countries and prefixes).
+    #[serde(default = "LongWindow::slow")]
+    pub slow: LongWindow,
 }
 
-/// The client-network detector's settings.
+/// The settings of a long-window conversion judgement: the client-network detector's,
+/// and the slow-pumping judgement of destinations.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct NetworkDetector {
-    /// Hours of a network's sends whose conversion is judged (1 to 168, at most the
-    /// baseline period).
+pub struct LongWindow {
+    /// Hours of sends whose conversion is judged (1 to 168, at most the baseline period).
     pub window_h: u32,
-    /// Fewer matured sends than this in the window are never judged (0: detector off).
+    /// Fewer matured sends than this in the window are never judged (0: judgement off).
     pub min_sends: u32,
+    /// For one never seen in the baseline period before the window: no real users to
+    /// dilute an attack, so less evidence suffices (at most `min_sends`).
+    pub new_min_sends: u32,
     pub conversion_floor: f64,
     pub conversion_drop: f64,
 }
 
-impl Default for NetworkDetector {
-    fn default() -> Self {
-        NetworkDetector { window_h: 24, min_sends: 15, conversion_floor: 0.3, conversion_drop: 0.5 }
+impl LongWindow {
+    /// The client-network detector's defaults.
+    pub fn network() -> Self {
+        LongWindow { window_h: 24, min_sends: 15, new_min_sends: 15, conversion_floor: 0.3, conversion_drop: 0.5 }
+    }
+
+    /// The slow-pumping judgement's defaults: stricter than a network's, since a
+    /// destination blocked turns away every real user of it (users converting 77% show at
+    /// most one approval in twelve sends about once in a million). New destinations get
+    /// no lower bar by default: on a fresh deployment, or a replay from an empty state,
+    /// every destination is new for the first baseline period, and five unentered codes
+    /// in a small country's night are then too easily real users plus a little attack.
+    pub fn slow() -> Self {
+        LongWindow { window_h: 24, min_sends: 12, new_min_sends: 12, conversion_floor: 0.15, conversion_drop: 0.3 }
     }
 }
 
@@ -135,7 +159,8 @@ impl Default for Detector {
             allowance_min: 10,
             cooldown_min: 30,
             baseline_days: 7,
-            network: NetworkDetector::default(),
+            network: LongWindow::network(),
+            slow: LongWindow::slow(),
         }
     }
 }
@@ -161,6 +186,8 @@ pub enum Trigger {
     NewDestination,
     /// A client network's sends stopped converting.
     NetworkConversionCollapse,
+    /// A destination's sends over the long window stopped converting (slow pumping).
+    SlowConversionCollapse,
 }
 
 /// An active block on a destination.
@@ -184,7 +211,8 @@ pub struct Traffic {
     m: Vec<(u64, u32, u32)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<Block>,
-    /// When an operator last lifted the block: a network's evidence before it is set aside.
+    /// When an operator last lifted the block: the long window's evidence before it is
+    /// set aside.
     #[serde(default, skip_serializing_if = "is_zero")]
     since_ms: u64,
 }
@@ -239,8 +267,8 @@ impl Traffic {
         self.block = None;
     }
 
-    /// An operator's lift at `now_ms`: the block goes, and a network's evidence so far is
-    /// set aside (only hours that start after the lift are judged).
+    /// An operator's lift at `now_ms`: the block goes, and the long window's evidence so
+    /// far is set aside (only hours that start after the lift are judged).
     pub fn lift_at(&mut self, now_ms: u64) {
         self.lift();
         self.since_ms = self.since_ms.max(now_ms);
@@ -315,19 +343,20 @@ impl Traffic {
     /// Judges `dest` (a country, a prefix or a client network) at `now_ms`.
     pub fn judge(&self, dest: &str, now_ms: u64, detector: &Detector) -> Option<Block> {
         if is_network(dest) {
-            self.assess_network(now_ms, detector)
+            self.assess_long(now_ms, &detector.network, Trigger::NetworkConversionCollapse, detector)
         } else {
             self.assess(now_ms, detector)
+                .or_else(|| self.assess_long(now_ms, &detector.slow, Trigger::SlowConversionCollapse, detector))
         }
     }
 
-    /// A client network's figures at `now_ms`: its matured sends in the last
-    /// `network.window_h` hours, their conversion, and its normal from the baseline
-    /// period before that window.
-    pub fn network_figures(&self, now_ms: u64, detector: &Detector) -> Figures {
+    /// The long window's figures at `now_ms`: the matured sends of the last
+    /// `window.window_h` hours, their conversion, and the normal from the baseline period
+    /// before that window.
+    pub fn long_figures(&self, now_ms: u64, window: &LongWindow, detector: &Detector) -> Figures {
         let hour_now = now_ms / HOUR_MS;
         let keep_hours = u64::from(detector.baseline_days) * 24;
-        let window_h = u64::from(detector.network.window_h).clamp(1, keep_hours);
+        let window_h = u64::from(window.window_h).clamp(1, keep_hours);
         // After an operator's lift only the hours that start after it count.
         let since_hour = self.since_ms.div_ceil(HOUR_MS);
         let in_window = |b: &&(u64, u32, u32)| b.0 + window_h > hour_now && b.0 >= since_hour;
@@ -355,21 +384,28 @@ impl Traffic {
         }
     }
 
-    /// Judges a client network at `now_ms`: `Some` engagement if its sends stopped
-    /// converting (see the module doc).
-    pub fn assess_network(&self, now_ms: u64, detector: &Detector) -> Option<Block> {
-        let n = &detector.network;
-        if n.min_sends == 0 {
+    /// The long-window judgement at `now_ms`: `Some` engagement, with `trigger`, if the
+    /// sends of the window stopped converting (see the module doc).
+    pub fn assess_long(
+        &self,
+        now_ms: u64,
+        window: &LongWindow,
+        trigger: Trigger,
+        detector: &Detector,
+    ) -> Option<Block> {
+        if window.min_sends == 0 {
             return None;
         }
-        let f = self.network_figures(now_ms, detector);
-        let now = f.conversion_now.filter(|_| f.window_sends >= n.min_sends)?;
-        let collapsed =
-            now < n.conversion_floor || f.conversion_normal.is_some_and(|normal| now < normal * n.conversion_drop);
+        let f = self.long_figures(now_ms, window, detector);
+        let never_seen = f.baseline_per_window == 0.0;
+        let needed = if never_seen { window.new_min_sends.clamp(1, window.min_sends) } else { window.min_sends };
+        let now = f.conversion_now.filter(|_| f.window_sends >= needed)?;
+        let collapsed = now < window.conversion_floor
+            || f.conversion_normal.is_some_and(|normal| now < normal * window.conversion_drop);
         collapsed.then(|| Block {
             engaged_ms: now_ms,
             until_ms: now_ms + u64::from(detector.cooldown_min) * MINUTE_MS,
-            trigger: Trigger::NetworkConversionCollapse,
+            trigger,
             figures: f,
         })
     }
@@ -530,9 +566,10 @@ mod tests {
         assert_eq!(block.figures.window_sends, 24, "{:?}", block.figures);
         assert_eq!(block.figures.conversion_now, Some(0.0));
         assert_eq!(block.until_ms, now + 30 * MINUTE_MS);
-        // The same record judged as a destination is not a spike: the destination
-        // detector alone would never see it.
-        assert_eq!(t.judge("VN", now, &D), None);
+        // The same record judged as a destination is no spike (too few sends in any fifteen
+        // minutes): only the slow judgement sees it, and with its higher bar of evidence.
+        assert_eq!(t.assess(now, &D), None);
+        assert_eq!(t.judge("VN", now, &D).map(|b| b.trigger), Some(Trigger::SlowConversionCollapse));
         // An operator's lift sets the evidence aside; a day later it has aged out anyway.
         let mut lifted = t.clone();
         lifted.block = Some(block);
@@ -559,7 +596,7 @@ mod tests {
         for minute in (20..=180).step_by(20) {
             assert_eq!(converted.judge("AS7922:home", start + minute * MINUTE_MS, &D), None, "minute {minute}");
         }
-        let f = converted.network_figures(start + 3 * HOUR_MS, &D);
+        let f = converted.long_figures(start + 3 * HOUR_MS, &D.network, &D);
         assert!((f.conversion_normal.unwrap() - 0.8).abs() < 0.05, "{f:?}");
         assert!(f.window_sends > 500, "{f:?}");
     }
@@ -582,8 +619,76 @@ mod tests {
         assert!(f.conversion_now.unwrap() > D.network.conversion_floor, "{f:?}");
         assert!((f.conversion_normal.unwrap() - 0.8).abs() < 0.05, "{f:?}");
         // Turned off, nothing is judged.
-        let off = Detector { network: NetworkDetector { min_sends: 0, ..D.network }, ..*D };
+        let off = Detector { network: LongWindow { min_sends: 0, ..D.network }, ..*D };
         assert_eq!(t.judge("AS3215:home", start + 25 * HOUR_MS, &off), None);
+    }
+
+    #[test]
+    fn slow_pumping_to_a_destination_is_blocked_after_enough_evidence() {
+        // A quiet destination (two sends an hour, half of them entered) for a week, then a
+        // quiet day; then three sends an hour, none entered: never a spike, never enough
+        // in fifteen minutes.
+        let start = DAY0 + 8 * 24 * HOUR_MS;
+        let mut t = baseline(2, 0.5);
+        network_sends(&mut t, start, 4, 11, 0);
+        let four_hours = start + 4 * HOUR_MS;
+        assert_eq!(t.assess(four_hours, &D), None);
+        // Eleven matured sends: fewer than twelve, not judged yet.
+        assert_eq!(t.judge("KG", four_hours, &D), None);
+        network_sends(&mut t, four_hours, 1, 3, 0);
+        let now = four_hours + HOUR_MS;
+        let block = t.judge("KG", now, &D).expect("a destination whose codes are no longer entered");
+        assert_eq!(block.trigger, Trigger::SlowConversionCollapse);
+        assert!(block.figures.window_sends >= 12, "{:?}", block.figures);
+        assert!(block.figures.conversion_now.unwrap() < 0.15, "{:?}", block.figures);
+        assert!(block.figures.conversion_normal.is_some(), "{:?}", block.figures);
+        assert_eq!(block.until_ms, now + 30 * MINUTE_MS);
+        // Turned off, nothing is judged.
+        let off = Detector { slow: LongWindow { min_sends: 0, ..D.slow }, ..*D };
+        assert_eq!(t.judge("KG", now, &off), None);
+        // An operator's lift sets the evidence aside.
+        let mut lifted = t.clone();
+        lifted.block = Some(block);
+        lifted.lift_at(now);
+        assert_eq!(lifted.judge("KG", now + MINUTE_MS, &D), None);
+
+        // A destination never seen before, with a lower bar for new destinations
+        // (`PUMPING_SLOW_NEW_MIN_SENDS = 5`): five unentered codes suffice, four do not;
+        // a destination with a baseline still needs twelve.
+        let eager = Detector { slow: LongWindow { new_min_sends: 5, ..D.slow }, ..*D };
+        let mut new = Traffic::default();
+        network_sends(&mut new, start, 2, 4, 0);
+        assert_eq!(new.judge("TJ", start + 3 * HOUR_MS, &eager), None);
+        network_sends(&mut new, start + 3 * HOUR_MS, 1, 1, 0);
+        let block = new.judge("TJ", start + 4 * HOUR_MS, &eager).expect("a new destination that never converts");
+        assert_eq!((block.trigger, block.figures.window_sends), (Trigger::SlowConversionCollapse, 5));
+        assert_eq!(new.judge("TJ", start + 4 * HOUR_MS, &D), None, "the default bar is twelve");
+        assert_eq!(t.judge("KG", four_hours, &eager), None, "not new: twelve needed");
+    }
+
+    #[test]
+    fn a_destination_whose_users_convert_is_never_blocked_slowly() {
+        // A quiet destination with a normal week, then a busy day converting as usual,
+        // and a day with a slow attack on top that only sags its conversion (77% to 60%).
+        let start = DAY0 + 7 * 24 * HOUR_MS;
+        let mut t = baseline(4, 0.77);
+        network_sends(&mut t, start, 24, 200, 2);
+        for hour in (1..=24).step_by(3) {
+            assert_eq!(t.judge("PT", start + hour * HOUR_MS, &D), None, "hour {hour}");
+        }
+        let mut sagging = baseline(4, 0.77);
+        for i in 0..120u64 {
+            let at = start + i * 12 * MINUTE_MS;
+            sagging.record_send(at, &D);
+            if i % 5 < 3 {
+                sagging.record_approval(at + MINUTE_MS, &D);
+            }
+        }
+        assert_eq!(sagging.judge("PT", start + 24 * HOUR_MS, &D), None);
+        // A new destination whose first users convert: a market opening, not an attack.
+        let mut new = Traffic::default();
+        network_sends(&mut new, start, 6, 40, 2);
+        assert_eq!(new.judge("ES", start + 6 * HOUR_MS, &D), None);
     }
 
     #[test]

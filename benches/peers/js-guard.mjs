@@ -44,6 +44,8 @@ const DEFAULTS = {
   PUMPING_WINDOW_MIN: '15', PUMPING_SPIKE_FACTOR: '5', PUMPING_MIN_SENDS: '20',
   PUMPING_CONVERSION_DROP: '0.3', PUMPING_CONVERSION_FLOOR: '0.1', PUMPING_ALLOWANCE_MIN: '10',
   PUMPING_COOLDOWN_MIN: '30', PUMPING_BASELINE_DAYS: '7',
+  PUMPING_SLOW_WINDOW_H: '24', PUMPING_SLOW_MIN_SENDS: '12', PUMPING_SLOW_NEW_MIN_SENDS: '12',
+  PUMPING_SLOW_CONVERSION_FLOOR: '0.15', PUMPING_SLOW_CONVERSION_DROP: '0.3',
   PRICES: 'sms=0.05,call=0.10,whatsapp=0.05;242:sms=0.30,call=0.80;371:sms=0.20,call=0.50;7:sms=0.35,call=0.40;998:sms=0.35,call=0.60;996:sms=0.30,call=0.60;992:sms=0.30,call=0.60',
   SPEND_CAP_HOURLY_USD: '50', SPEND_CAP_DAILY_USD: '500',
   SPEND_CAP_COUNTRY_HOURLY_USD: '10', SPEND_CAP_COUNTRY_DAILY_USD: '100',
@@ -105,6 +107,11 @@ function loadConfig(env) {
       drop: +v('PUMPING_CONVERSION_DROP'), floor: +v('PUMPING_CONVERSION_FLOOR'),
       allowanceMin: +v('PUMPING_ALLOWANCE_MIN'), cooldownMin: +v('PUMPING_COOLDOWN_MIN'),
       baselineDays: +v('PUMPING_BASELINE_DAYS'),
+      slow: {
+        windowH: +v('PUMPING_SLOW_WINDOW_H'), minSends: +v('PUMPING_SLOW_MIN_SENDS'),
+        newMinSends: +v('PUMPING_SLOW_NEW_MIN_SENDS'), floor: +v('PUMPING_SLOW_CONVERSION_FLOOR'),
+        drop: +v('PUMPING_SLOW_CONVERSION_DROP'),
+      },
     },
     prices: prices(v('PRICES')),
     caps: {
@@ -258,6 +265,36 @@ function assess(t, now, d) {
   return trigger && { engaged_ms: now, until_ms: now + d.cooldownMin * 60_000, trigger, figures: f };
 }
 
+/** The slow judgement: a destination's matured sends over the long window, as otp-guard's. */
+function assessSlow(t, now, d) {
+  const w = d.slow;
+  if (w.minSends === 0) return null;
+  const hourNow = Math.floor(now / HOUR_MS);
+  const keepHours = d.baselineDays * 24;
+  const windowH = Math.min(keepHours, Math.max(1, w.windowH));
+  const sinceHour = Math.ceil((t.since_ms ?? 0) / HOUR_MS);
+  const h = t.h ?? [];
+  const inWindow = h.filter((b) => b[0] + windowH > hourNow && b[0] >= sinceHour);
+  const sends = inWindow.reduce((s, b) => s + b[1], 0);
+  const approved = inWindow.reduce((s, b) => s + b[2], 0);
+  const fineNow = Math.floor(now / FINE_MS);
+  const allowance = Math.ceil(d.allowanceMin / 5);
+  const fresh = (t.m ?? []).filter((b) => b[0] + allowance > fineNow && b[0] * FINE_MS >= sinceHour * HOUR_MS)
+    .reduce((s, b) => s + b[1], 0);
+  const matured = Math.max(0, sends - fresh);
+  const base = h.filter((b) => b[0] + windowH <= hourNow && b[0] + keepHours + 2 > hourNow);
+  const baseSends = base.reduce((s, b) => s + b[1], 0);
+  const baseApproved = base.reduce((s, b) => s + b[2], 0);
+  const needed = baseSends === 0 ? Math.min(w.minSends, Math.max(1, w.newMinSends)) : w.minSends;
+  if (matured === 0 || matured < needed) return null;
+  const now_ = Math.min(1, approved / matured);
+  const normal = baseSends >= 20 ? Math.min(1, baseApproved / baseSends) : null;
+  if (!(now_ < w.floor || (normal !== null && now_ < normal * w.drop))) return null;
+  const figures = { window_sends: matured, baseline_per_window: baseSends / Math.max(1, keepHours - windowH) * windowH,
+    conversion_now: now_, conversion_normal: normal };
+  return { engaged_ms: now, until_ms: now + d.cooldownMin * 60_000, trigger: 'slow_conversion_collapse', figures };
+}
+
 const isHot = (key) => key === 'n:global' || key === 's:global' || key.startsWith('n:country:')
   || key.startsWith('s:country:') || (key.startsWith('t:') && !key.startsWith('t:+'));
 const shardKeys = (key) => (isHot(key) ? Array.from({ length: HOT_SHARDS }, (_, i) => `${key}#${i}`) : [key]);
@@ -332,7 +369,7 @@ async function runCounters(kv, action, now, entries) {
     if (e.kind !== 'traffic') continue;
     const withSend = structuredClone(records[i]);
     recordSend(withSend, now, e.detector);
-    const block = assess(withSend, now, e.detector);
+    const block = assess(withSend, now, e.detector) ?? assessSlow(withSend, now, e.detector);
     if (block) {
       records[i].block = block;
       await writeRecord(kv, e, stored, JSON.parse(before[i]), records[i], now);

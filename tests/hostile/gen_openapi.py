@@ -451,7 +451,8 @@ doc = {
                     "conversion_now": nullable("number"), "conversion_normal": nullable("number"),
                 },
             },
-            "Trigger": {"type": ["string", "null"], "enum": ["spike_with_conversion_collapse", "new_destination", None]},
+            "Trigger": {"type": ["string", "null"], "enum": ["spike_with_conversion_collapse", "new_destination",
+                                                            "network_conversion_collapse", "slow_conversion_collapse", None]},
             "Stats": {
                 "type": "object",
                 "required": ["from", "to", "events", "countries", "channels", "reasons", "estimated_spend_usd",

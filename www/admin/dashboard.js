@@ -22,6 +22,8 @@ const PALETTE = ['#2f6fdf', '#d1495b', '#0f9d77', '#e3a21a', '#8e44ad', '#e07a2f
 const TRIGGERS = {
   new_destination: 'sudden volume to a destination never seen before, with no conversion',
   spike_with_conversion_collapse: 'a spike of sends with collapsing conversion',
+  network_conversion_collapse: 'a client network whose codes stopped being entered',
+  slow_conversion_collapse: 'a destination whose codes stopped being entered over the long window (slow pumping)',
 };
 
 const $ = (id) => document.getElementById(id);
