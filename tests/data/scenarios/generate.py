@@ -53,6 +53,11 @@ CC = {
     "PK": "92", "RO": "40", "MA": "212", "AE": "971", "LV": "371", "ES": "34",
     "CG": "242", "KG": "996", "LT": "370", "CU": "53", "SL": "232", "GN": "224",
     "SO": "252", "ST": "239", "TN": "216",
+    # High-cost destinations outside the app's market (slow-spread-abroad).
+    "TJ": "992", "UZ": "998", "AZ": "994", "BY": "375", "GE": "995", "AM": "374",
+    "MN": "976", "LK": "94", "NP": "977", "CM": "237", "CD": "243", "AO": "244",
+    "GA": "241", "ML": "223", "TD": "235", "LR": "231", "KH": "855", "TL": "670",
+    "PG": "675",
 }
 
 US_AREAS = ("201 202 203 205 206 208 210 212 213 214 215 216 224 225 248 253 267 281 301 "
@@ -129,6 +134,26 @@ MOBILE = {
     "SL": [(p, 8) for p in ("25", "30", "33", "76", "77", "78", "88", "99")],
     "GN": [(p, 9) for p in ("60", "62", "65", "66")],
     "SO": [(p, 9) for p in ("61", "62", "63", "68", "90")],
+    "TJ": [(p, 9) for p in ("90", "91", "92", "93", "98")],
+    "UZ": [(p, 9) for p in ("90", "91", "93", "94", "97", "99")],
+    "AZ": [(p, 9) for p in ("50", "51", "55", "70", "77")],
+    "BY": [(p, 9) for p in ("25", "29", "33", "44")],
+    "GE": [(p, 9) for p in ("555", "557", "558", "568", "571", "574", "577", "579", "591", "592",
+                            "593", "595", "597", "598", "599")],
+    "AM": [(p, 8) for p in ("77", "93", "94", "98", "99", "91", "55", "95", "96")],
+    "MN": [(p, 8) for p in ("88", "99", "95", "94", "80", "85", "86")],
+    "LK": [(p, 9) for p in ("70", "71", "72", "75", "76", "77", "78")],
+    "NP": [(p, 10) for p in ("980", "981", "982", "984", "985", "986")],
+    "CM": [(p, 9) for p in ("65", "67", "68", "69")],
+    "CD": [(p, 9) for p in ("81", "82", "84", "85", "89", "97", "99")],
+    "AO": [(p, 9) for p in ("91", "92", "93", "94", "95", "99")],
+    "GA": [(p, 8) for p in ("62", "65", "66", "74", "77")],
+    "ML": [(p, 8) for p in ("66", "76", "79", "90")],
+    "TD": [(p, 8) for p in ("63", "66", "77", "99")],
+    "LR": [(p, 9) for p in ("77", "88")],
+    "KH": [(p, 8) for p in ("12", "17", "77", "78", "89", "92", "95", "99")],
+    "TL": [(p, 8) for p in ("77", "78")],
+    "PG": [(p, 8) for p in ("70", "71", "72", "73", "74", "75", "76", "77", "78", "79")],
 }
 
 FIXED = {
@@ -783,6 +808,37 @@ def scen_slow_spread(ctx):
     }
 
 
+def scen_slow_spread_abroad(ctx):
+    """Low-and-slow pumping to many high-cost destinations the app has never served."""
+    t = Traffic("slow-spread-abroad")
+    rng = ctx.rng("attack")
+    start, end = 0, 86400
+    legit = Legit(ctx.rng("legit"), ctx.numbers, t)
+    plan, minutes = legit.plan(ctx.app_daily, start, end)
+    legit.run(plan, minutes, start)
+
+    targets = ["TJ", "UZ", "AZ", "BY", "GE", "AM", "MN", "LK", "NP", "CM", "CD", "AO", "GA",
+               "ML", "TD", "LR", "KH", "TL", "PG", "CG", "KG", "CU", "SL", "GN", "SO"]
+    per_hour = {c: rng.uniform(2.0, 5.0) for c in targets}
+    counts = {c: max(2, round(r * 24 * ctx.scale)) for c, r in per_hour.items()}
+    ctx.numbers.reserve({(c, "mobile"): n for c, n in counts.items()})
+    exits = ["VN", "ID", "BR", "IN", "TH", "RU", "UA", "PH", "EG", "BD"]
+    for c in targets:
+        for tt in sample_times(rng, counts[c], [1.0] * minutes, start, minutes):
+            if rng.random() < 0.35:
+                ip, ipc, asn = hosting_ip(rng, rng.choice(list(HOSTING)))
+            else:
+                ipc = rng.choice(exits)
+                ip, asn = residential_ip(rng, ipc, allow_v6=False)
+            t.add(tt, ip, ipc, asn, ctx.numbers.take(c), "sms", False, "attack")
+    return t, {
+        "intent": "low-and-slow over 25 high-cost destinations the app never served, 2-5 sends an hour each, unverified, under per-key limits",
+        "attack_destinations": sorted({f"+{CC[c]}" for c in targets}),
+        "attack_countries": sorted(targets),
+        "attack_sends_per_hour": {c: round(r, 2) for c, r in sorted(per_hour.items())},
+    }
+
+
 def scen_voice_toll_fraud(ctx):
     t = Traffic("voice-toll-fraud")
     rng = ctx.rng("attack")
@@ -876,6 +932,7 @@ SCENARIOS = [
     ("rca-pumping", scen_rca_pumping),
     ("sequential-prefix", scen_sequential_prefix),
     ("slow-spread", scen_slow_spread),
+    ("slow-spread-abroad", scen_slow_spread_abroad),
     ("voice-toll-fraud", scen_voice_toll_fraud),
     ("marketing-surge", scen_marketing_surge),
 ]
@@ -887,6 +944,7 @@ GOOD_POLICY = {
     "rca-pumping": {"min_attack_blocked": 0.90, "max_legit_blocked": 0.01},
     "sequential-prefix": {"min_attack_blocked": 0.90, "max_legit_blocked": 0.01},
     "slow-spread": {"min_attack_blocked": 0.30, "max_legit_blocked": 0.02},
+    "slow-spread-abroad": {"min_attack_blocked": 0.85, "max_legit_blocked": 0.01},
     "voice-toll-fraud": {"min_attack_blocked": 0.99, "max_legit_blocked": 0.01},
     "marketing-surge": {"max_legit_blocked": 0.02},
 }

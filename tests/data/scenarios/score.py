@@ -8,7 +8,8 @@ import argparse, json, os, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-SCENARIOS = ["normal-day", "rca-pumping", "sequential-prefix", "slow-spread", "voice-toll-fraud", "marketing-surge"]
+SCENARIOS = ["normal-day", "rca-pumping", "sequential-prefix", "slow-spread", "slow-spread-abroad", "voice-toll-fraud",
+             "marketing-surge"]
 
 
 def score(binary, config, name):
@@ -69,22 +70,25 @@ def main():
 
 
 # The targets: at least 95% of attack sends blocked, at most 1% of real users turned away.
-# slow-spread's attack target is a known, stated miss (README, "Replay"): the per-network
-# detector blocks ~41% of its sends; ~31% come from residential networks in the number's
-# own country, shared with real users who convert normally, and nothing a request carries
-# at decision time tells them apart. Its floor is held instead (SLOW_SPREAD_FLOOR).
-KNOWN_MISSES = {("slow-spread", "attack_blocked_pct")}
-# What slow-spread must keep: a regression below this fails --check like a missed target.
-SLOW_SPREAD_FLOOR = 40.0
+# Two attack targets are known, stated misses (README, "Scenarios"), each held to a floor
+# instead, so that a regression fails --check like a missed target:
+# - slow-spread: the per-network detector blocks ~41% of its sends; ~31% come from
+#   residential networks in the number's own country, shared with real users who convert
+#   normally, and nothing a request carries at decision time tells them apart.
+# - slow-spread-abroad: the slow judgement blocks each of its 25 never-served destinations
+#   after twelve unentered codes, so ~12 sends per destination get through (86%); geo
+#   permissions limited to the app's countries block all of it.
+FLOORS = {"slow-spread": 40.0, "slow-spread-abroad": 85.0}
 
 
 def check(rows):
     failures = []
     for r in rows:
-        if r["attack"] and r["attack_blocked_pct"] < 95 and (r["scenario"], "attack_blocked_pct") not in KNOWN_MISSES:
+        floor = FLOORS.get(r["scenario"])
+        if r["attack"] and floor is None and r["attack_blocked_pct"] < 95:
             failures.append(f"{r['scenario']}: {r['attack_blocked_pct']}% of attack sends blocked (target 95%)")
-        if r["scenario"] == "slow-spread" and r["attack_blocked_pct"] < SLOW_SPREAD_FLOOR:
-            failures.append(f"slow-spread: {r['attack_blocked_pct']}% of attack sends blocked (floor {SLOW_SPREAD_FLOOR}%)")
+        if floor is not None and r["attack_blocked_pct"] < floor:
+            failures.append(f"{r['scenario']}: {r['attack_blocked_pct']}% of attack sends blocked (floor {floor}%)")
         if r["real_users_turned_away_pct"] is not None and r["real_users_turned_away_pct"] > 1:
             failures.append(f"{r['scenario']}: {r['real_users_turned_away_pct']}% of real users turned away (target 1%)")
     return failures
