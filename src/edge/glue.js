@@ -16,9 +16,22 @@
 const ABSENT = '\0';
 const field = (value) => (value === null || value === undefined ? ABSENT : String(value));
 
+/// The fetch handler's first half: what the guard reads of the request (its facts, and
+/// its body when the method carries one, `null` past `limit` bytes or if the body cannot
+/// be read), handed to `decide`, which answers a `Response` when the guard needs no I/O
+/// and a promise of one otherwise.
+export async function serve(request, env, ctx, limit, decide) {
+  const facts = requestFacts(request);
+  const method = request.method;
+  const body = method === 'POST' || method === 'PUT' || method === 'PATCH'
+    ? await readBody(request, limit).catch(() => null)
+    : new Uint8Array(0);
+  return decide(facts, body, env, ctx);
+}
+
 /// What the guard reads from a request, in one string: method, URL, then the client
 /// address, country and network Cloudflare's edge attached, then the headers it reads.
-export function requestFacts(request) {
+function requestFacts(request) {
   const h = request.headers;
   const cf = request.cf;
   return [
@@ -37,7 +50,7 @@ export function requestFacts(request) {
 
 /// The body, or `null` as soon as it exceeds `limit` bytes (a declared length over the
 /// limit is refused before reading), so a client cannot make the guard buffer an upload.
-export async function readBody(request, limit) {
+async function readBody(request, limit) {
   const declared = request.headers.get('content-length');
   if (declared !== null && /^\d+$/.test(declared.trim())) {
     if (Number(declared.trim()) > limit) return null;

@@ -9,14 +9,15 @@ pub const ABSENT: &str = "\0";
 
 #[wasm_bindgen(module = "/src/edge/glue.js")]
 extern "C" {
-    /// Method, URL, client address, country, network, then the headers the guard reads,
-    /// "\n"-separated, [`ABSENT`] for a missing one.
-    #[wasm_bindgen(js_name = requestFacts)]
-    pub fn request_facts(request: &web_sys::Request) -> String;
-
-    /// The body as a `Uint8Array`, or `null` past `limit` bytes.
-    #[wasm_bindgen(js_name = readBody, catch)]
-    pub async fn read_body(request: &web_sys::Request, limit: f64) -> Result<JsValue, JsValue>;
+    /// Reads the request's facts and body (at most `limit` bytes), then answers with
+    /// `decide(facts, body, env, ctx)`; see `edge::fetch`.
+    pub fn serve(
+        request: &web_sys::Request,
+        env: &JsValue,
+        ctx: &JsValue,
+        limit: f64,
+        decide: &js_sys::Function,
+    ) -> js_sys::Promise;
 
     /// A response; `headers` are names and values, "\n"-separated (see [`pairs`]).
     pub fn respond(status: u16, headers: &str, body: &str) -> web_sys::Response;

@@ -7,8 +7,8 @@
 //!
 //! The calls a request makes on every send (reading the request, KV, `fetch`, building
 //! the response) go through `glue.js`, one crossing each with strings as the payload;
-//! the `worker` crate provides the entry point, `Env`, D1, the Durable Object and
-//! `wait_until`.
+//! the `worker` crate provides `Env`, D1, the Durable Object and `wait_until`, and
+//! worker-build the module's entry, which calls [`fetch`].
 
 mod counter_object;
 mod glue;
@@ -21,9 +21,12 @@ use crate::http::{Incoming, Outgoing};
 use crate::policy::ClientNetwork;
 use crate::request::MAX_BODY_BYTES;
 use std::cell::OnceCell;
+use std::future::Future;
+use std::task::Poll;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::worker_sys::web_sys;
-use worker::{console_error, console_log, event, Context, Env, Result};
+use worker::{console_error, console_log, Context, Env, Result};
 
 /// The KV namespace binding `wrangler.toml` must declare.
 pub const KV_BINDING: &str = "OTP_GUARD_KV";
@@ -68,16 +71,39 @@ fn load_config(env: &Env) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-#[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    // Kept apart from the entry point's own wrapper (see `ports::boxed`).
-    crate::ports::boxed(serve(req, env, ctx)).await
+/// The worker's fetch handler (worker-build's entry calls it with the request, `env` and
+/// `ctx`). It is not `async`: `glue.js`'s `serve` reads the request and its body, then
+/// calls [`decide`], which answers at once when the guard needs no I/O (every refusal of
+/// bad input), and with a promise otherwise. A refusal thus costs no future, no promise
+/// and no closure on the Rust side, as in a hand-written JS worker.
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> js_sys::Promise {
+    DECIDE.with(|decide| glue::serve(&req, &env, &ctx, MAX_BODY_BYTES as f64, decide.as_ref().unchecked_ref()))
 }
 
-async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+thread_local! {
+    /// [`decide`] as a JS function, made once per instance.
+    static DECIDE: JsValue = Closure::<dyn Fn(String, JsValue, JsValue, JsValue) -> JsValue>::new(decide).into_js_value();
+}
+
+/// The request's facts (method, URL, client address, country, network, then the headers
+/// the guard reads, "\n"-separated, [`glue::ABSENT`] for a missing one) and body (a
+/// `Uint8Array`, or `null` past the body limit) to a `Response`, or to a promise of one
+/// when the guard waits on I/O.
+fn decide(facts: String, body: JsValue, env: JsValue, ctx: JsValue) -> JsValue {
+    let mut handled = Box::pin(serve(incoming(&facts, body), env.unchecked_into(), Context::new(ctx.unchecked_into())));
+    // Polled once here: a request that needs no I/O is answered now. One that does has
+    // started it, and is handed to the executor, which polls it again with a waker of its
+    // own (every future re-registers its waker on each poll).
+    match handled.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        Poll::Ready(response) => response.into(),
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(async move { Ok(handled.await.into()) }).into(),
+    }
+}
+
+async fn serve(incoming: Incoming, env: Env, ctx: Context) -> web_sys::Response {
     let config: &Result<Config, ConfigError> =
         CONFIG.with(|cell| *cell.get_or_init(|| Box::leak(Box::new(load_config(&env)))));
-    let incoming = crate::ports::boxed(incoming(&req)).await;
     let store = ports::KvStore::new(&env);
     let counters = match counter_object(config, &env) {
         Some(stub) => ports::EdgeCounters::Object(stub),
@@ -92,7 +118,7 @@ async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     if log_to_d1 && !handled.events.is_empty() {
         write_log_after_response(&ctx, d1(&env, true), handled.events);
     }
-    Ok(outgoing(handled.response))
+    outgoing(handled.response)
 }
 
 // The helpers below are functions of their own, not inlined into `serve`: code on the
@@ -140,10 +166,9 @@ fn write_log_after_response(ctx: &Context, log: ports::D1Log, events: Vec<crate:
     });
 }
 
-/// Copies what the core reads out of the request (one call into the runtime for the
-/// method, URL, client and headers, one for the body), reading at most the body limit.
-async fn incoming(req: &web_sys::Request) -> Incoming {
-    let facts = glue::request_facts(req);
+/// What the core reads of the request: the facts `glue.js` gathered (method, URL, client
+/// and headers) and the body it read (at most the body limit).
+fn incoming(facts: &str, body: JsValue) -> Incoming {
     let mut fields = facts.split('\n').map(|f| (f != glue::ABSENT).then(|| f.to_owned()));
     let mut next = || fields.next().flatten();
     let (method, url) = (next().unwrap_or_default(), next().unwrap_or_default());
@@ -169,14 +194,7 @@ async fn incoming(req: &web_sys::Request) -> Incoming {
         client,
         method,
     };
-    incoming.body = match incoming.method.as_str() {
-        "POST" | "PUT" | "PATCH" => glue::read_body(req, MAX_BODY_BYTES as f64)
-            .await
-            .ok()
-            .and_then(|body| body.dyn_into::<js_sys::Uint8Array>().ok())
-            .map(|bytes| bytes.to_vec()),
-        _ => Some(Vec::new()),
-    };
+    incoming.body = body.dyn_into::<js_sys::Uint8Array>().ok().map(|bytes| bytes.to_vec());
     incoming
 }
 
