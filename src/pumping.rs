@@ -244,6 +244,10 @@ impl Traffic {
         if self.block.is_some_and(|b| b.until_ms <= now_ms) {
             self.block = None;
         }
+        // A lift older than every bucket kept sets nothing aside any more.
+        if self.since_ms / HOUR_MS + keep_hours <= hour {
+            self.since_ms = 0;
+        }
     }
 
     pub fn record_send(&mut self, now_ms: u64, detector: &Detector) {
@@ -303,9 +307,10 @@ impl Traffic {
         }
     }
 
-    /// Whether nothing is left worth keeping.
+    /// Whether nothing is left worth keeping. An operator's lift is: in a sharded record
+    /// it may be all that the shard the lift wrote to holds.
     pub fn is_empty(&self) -> bool {
-        self.h.is_empty() && self.m.is_empty() && self.block.is_none()
+        self.h.is_empty() && self.m.is_empty() && self.block.is_none() && self.since_ms == 0
     }
 
     /// The figures at `now_ms`.

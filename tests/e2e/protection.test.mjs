@@ -100,3 +100,46 @@ describe('pumping protection and the decision log', { concurrency: false }, () =
     assert.deepEqual(stats.active_blocks, []);
   });
 });
+
+// The slow judgement: a destination whose codes go unentered over the long window, at a
+// pace no spike detector sees (the spike detector is out of reach here: 1,000 sends).
+describe('slow pumping to a destination', { concurrency: false }, () => {
+  let guard;
+  before(async () => {
+    buildWorker();
+    guard = await startGuard({
+      vars: {
+        PUMPING_MIN_SENDS: '1000', PUMPING_ALLOWANCE_MIN: '0', PUMPING_SLOW_MIN_SENDS: '3',
+        PUMPING_SLOW_NEW_MIN_SENDS: '3', SPEND_CAP_COUNTRY_HOURLY_USD: '100',
+      },
+    });
+  });
+  after(() => guard?.stop());
+
+  test('unentered codes engage a block that answers 503, and an operator lifts it', async () => {
+    // Kyrgyz numbers in different prefixes, from different addresses: no per-key limit.
+    const numbers = ['+996700123456', '+996770234567', '+996555345678', '+996500456789', '+996220567890'];
+    const statuses = [];
+    for (const [i, phone] of numbers.slice(0, 4).entries()) statuses.push((await send(guard, phone, `198.51.100.${10 + i}`)).status);
+    // The send that completes the evidence is judged with itself included, and refused.
+    assert.deepEqual(statuses, [202, 202, 503, 503]);
+    const engaged = guard.events().filter((e) => e.route === 'protection' && e.protection.action === 'engaged');
+    const kg = engaged.find((e) => e.protection.dest === 'KG');
+    assert.ok(kg, JSON.stringify(engaged));
+    assert.equal(kg.protection.trigger, 'slow_conversion_collapse');
+    assert.equal(kg.protection.figures.window_sends, 3);
+    assert.equal(kg.protection.figures.conversion_now, 0);
+    assert.equal((await send(guard, '+447400123456', '203.0.113.9')).status, 202, 'other destinations flow');
+    const stats = await eventually(async () => {
+      const res = await admin(guard, 'GET', '/v1/admin/stats');
+      return res.body.active_blocks?.some((b) => b.dest === 'KG') && res.body;
+    }, 'the block in the stats');
+    assert.equal(stats.active_blocks.find((b) => b.dest === 'KG').trigger, 'slow_conversion_collapse');
+    // The lift sets the evidence aside: the next send is judged afresh and goes through.
+    assert.equal((await admin(guard, 'DELETE', '/v1/admin/blocks/KG')).status, 204);
+    const afterLift = await send(guard, numbers[4], '198.51.100.20');
+    assert.equal(afterLift.status, 202, JSON.stringify(afterLift.body) + JSON.stringify(guard.events().slice(-4)));
+    const sent = (await guard.twilioRequests()).map((r) => r.params.To);
+    assert.equal(sent.filter((to) => to.startsWith('+996')).length, 3);
+  });
+});

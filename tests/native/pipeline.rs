@@ -10,6 +10,7 @@ use otp_guard::http::Incoming;
 use otp_guard::policy::ClientNetwork;
 use otp_guard::ports::memory::MemoryStore;
 use otp_guard::ports::HttpFault;
+use otp_guard::pumping::Trigger;
 use serde_json::{json, Value};
 
 const GB: &str = "+447400123456";
@@ -404,6 +405,43 @@ fn a_burst_with_no_approvals_engages_a_block_that_lifts() {
     );
     rig.clock.advance(31 * 60_000);
     assert_eq!(rig.send_from("192.0.2.3", json!({"phone": cg(8), "turnstile_token": TOKEN})).status, 202);
+}
+
+#[test]
+fn slow_pumping_engages_a_block_whose_lift_sets_the_evidence_aside() {
+    let rig = Rig::new(&[
+        ("PUMPING_MIN_SENDS", "1000"),
+        ("PUMPING_ALLOWANCE_MIN", "0"),
+        ("PUMPING_SLOW_MIN_SENDS", "3"),
+        ("PUMPING_SLOW_NEW_MIN_SENDS", "3"),
+    ]);
+    // Kyrgyz numbers in different prefixes; a clock step that lands each write on another
+    // shard of the country's hot record (shard = now % 8).
+    let kg = ["+996700123456", "+996770234567", "+996555345678", "+996500456789"];
+    for (i, phone) in kg[..2].iter().enumerate() {
+        assert_eq!(
+            rig.send_from(&format!("198.51.100.{i}"), json!({"phone": phone, "turnstile_token": TOKEN})).status,
+            202
+        );
+        rig.clock.advance(60_001);
+    }
+    // The third completes the evidence (judged with itself included) and is refused.
+    let a = rig.send_from("198.51.100.9", json!({"phone": kg[2], "turnstile_token": TOKEN}));
+    assert_eq!((a.status, code(&a).as_str()), (503, "protection_engaged"), "{}", a.body);
+    let p = rig.events.borrow().iter().find_map(|e| e.protection.clone()).expect("an engagement");
+    assert_eq!((p.dest.as_str(), p.trigger), ("KG", Some(Trigger::SlowConversionCollapse)));
+    assert_eq!(p.figures.map(|f| (f.window_sends, f.conversion_now)), Some((3, Some(0.0))));
+    assert_eq!(rig.http.count("/Verifications"), 2);
+
+    // The operator's lift sets the evidence aside, whichever shard the lift writes to: the
+    // next send is judged afresh and goes through.
+    rig.clock.advance(60_001);
+    let lift =
+        rig.request("DELETE", "/v1/admin/blocks/KG", None, "1.2.3.4", Some("Bearer native-test-admin-token-0123"));
+    assert_eq!(lift.status, 204);
+    rig.clock.advance(60_001);
+    let after = rig.send_from("198.51.100.20", json!({"phone": kg[3], "turnstile_token": TOKEN}));
+    assert_eq!(after.status, 202, "{}", after.body);
 }
 
 #[test]
