@@ -541,6 +541,27 @@ impl Config {
             countries: var("COUNTRY_LIMITS").country_groups()?,
             global: var("LIMITS_GLOBAL").quotas()?,
         };
+        // The two long-window judgements read the same kinds of var, in table order; the
+        // network's has no lower bar for new networks (its minimum serves both).
+        let long_window = |window: &'static str,
+                           min: &'static str,
+                           new_min: Option<&'static str>,
+                           floor: &'static str,
+                           drop: &'static str|
+         -> Result<LongWindow, ConfigError> {
+            let window_h = var(window).number(1, 168)?;
+            let min_sends = var(min).number(0, 100_000)?;
+            Ok(LongWindow {
+                window_h,
+                min_sends,
+                new_min_sends: match new_min {
+                    Some(key) => var(key).number(1, 100_000)?,
+                    None => min_sends,
+                },
+                conversion_floor: var(floor).decimal(0.0, 1.0)?,
+                conversion_drop: var(drop).decimal(0.0, 1.0)?,
+            })
+        };
         let detector = Detector {
             window_min: var("PUMPING_WINDOW_MIN").number(5, 60)?,
             spike_factor: var("PUMPING_SPIKE_FACTOR").decimal(1.0, 1000.0)?,
@@ -550,20 +571,20 @@ impl Config {
             allowance_min: var("PUMPING_ALLOWANCE_MIN").number(0, 55)?,
             cooldown_min: var("PUMPING_COOLDOWN_MIN").number(1, 7 * 24 * 60)?,
             baseline_days: var("PUMPING_BASELINE_DAYS").number(1, 14)?,
-            network: LongWindow {
-                window_h: var("PUMPING_NETWORK_WINDOW_H").number(1, 168)?,
-                min_sends: var("PUMPING_NETWORK_MIN_SENDS").number(0, 100_000)?,
-                new_min_sends: var("PUMPING_NETWORK_MIN_SENDS").number(0, 100_000)?,
-                conversion_floor: var("PUMPING_NETWORK_CONVERSION_FLOOR").decimal(0.0, 1.0)?,
-                conversion_drop: var("PUMPING_NETWORK_CONVERSION_DROP").decimal(0.0, 1.0)?,
-            },
-            slow: LongWindow {
-                window_h: var("PUMPING_SLOW_WINDOW_H").number(1, 168)?,
-                min_sends: var("PUMPING_SLOW_MIN_SENDS").number(0, 100_000)?,
-                new_min_sends: var("PUMPING_SLOW_NEW_MIN_SENDS").number(1, 100_000)?,
-                conversion_floor: var("PUMPING_SLOW_CONVERSION_FLOOR").decimal(0.0, 1.0)?,
-                conversion_drop: var("PUMPING_SLOW_CONVERSION_DROP").decimal(0.0, 1.0)?,
-            },
+            network: long_window(
+                "PUMPING_NETWORK_WINDOW_H",
+                "PUMPING_NETWORK_MIN_SENDS",
+                None,
+                "PUMPING_NETWORK_CONVERSION_FLOOR",
+                "PUMPING_NETWORK_CONVERSION_DROP",
+            )?,
+            slow: long_window(
+                "PUMPING_SLOW_WINDOW_H",
+                "PUMPING_SLOW_MIN_SENDS",
+                Some("PUMPING_SLOW_NEW_MIN_SENDS"),
+                "PUMPING_SLOW_CONVERSION_FLOOR",
+                "PUMPING_SLOW_CONVERSION_DROP",
+            )?,
         };
         let prices = PriceTable::parse(&var("PRICES").raw)
             .ok_or_else(|| var("PRICES").invalid("must be like `sms=0.05,call=0.10;242:sms=0.30,call=0.80`"))?;

@@ -24,7 +24,6 @@ use std::cell::OnceCell;
 use std::future::Future;
 use std::task::Poll;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use worker::worker_sys::web_sys;
 use worker::{console_error, console_log, Context, Env, Result};
 

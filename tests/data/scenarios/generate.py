@@ -767,6 +767,10 @@ def scen_sequential_prefix(ctx):
     }
 
 
+# Where the slow spreads' residential proxies exit, in draw order.
+PROXY_EXITS = ["VN", "ID", "BR", "IN", "TH", "RU", "UA", "PH", "EG", "BD"]
+
+
 def scen_slow_spread(ctx):
     t = Traffic("slow-spread")
     rng = ctx.rng("attack")
@@ -797,7 +801,7 @@ def scen_slow_spread(ctx):
                 ip, asn = residential_ip(rng, c, allow_v6=False)   # proxy exit in the phone's country
                 ipc = c
             else:
-                ipc = rng.choice(["VN", "ID", "BR", "IN", "TH", "RU", "UA", "PH", "EG", "BD"])
+                ipc = rng.choice(PROXY_EXITS)
                 ip, asn = residential_ip(rng, ipc, allow_v6=False)
             t.add(tt, ip, ipc, asn, ctx.numbers.take(c), "sms", False, "attack")
     return t, {
@@ -822,13 +826,12 @@ def scen_slow_spread_abroad(ctx):
     per_hour = {c: rng.uniform(2.0, 5.0) for c in targets}
     counts = {c: max(2, round(r * 24 * ctx.scale)) for c, r in per_hour.items()}
     ctx.numbers.reserve({(c, "mobile"): n for c, n in counts.items()})
-    exits = ["VN", "ID", "BR", "IN", "TH", "RU", "UA", "PH", "EG", "BD"]
     for c in targets:
         for tt in sample_times(rng, counts[c], [1.0] * minutes, start, minutes):
             if rng.random() < 0.35:
                 ip, ipc, asn = hosting_ip(rng, rng.choice(list(HOSTING)))
             else:
-                ipc = rng.choice(exits)
+                ipc = rng.choice(PROXY_EXITS)
                 ip, asn = residential_ip(rng, ipc, allow_v6=False)
             t.add(tt, ip, ipc, asn, ctx.numbers.take(c), "sms", False, "attack")
     return t, {
