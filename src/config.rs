@@ -225,6 +225,11 @@ pub const VARS: &[Var] = &[
         meaning: "slow-pumping judgement: conversion below this fraction of the destination's own normal (the baseline before its window) is also a collapse",
     },
     Var {
+        key: "PUMPING_UNSERVED_MIN_SENDS",
+        default: "3",
+        meaning: "a destination nobody entered a code for in the baseline period: after this many of its codes (in the slow window) go unentered, clients outside its country are refused it for `PUMPING_COOLDOWN_MIN` (those in it are still served); 0 turns it off",
+    },
+    Var {
         key: "PRICES",
         default: "sms=0.05,call=0.10,whatsapp=0.05;242:sms=0.30,call=0.80;371:sms=0.20,call=0.50;7:sms=0.35,call=0.40;998:sms=0.35,call=0.60;996:sms=0.30,call=0.60;992:sms=0.30,call=0.60",
         meaning: "estimated USD per SMS and per call: a default, then overrides by calling code (`242:sms=0.30,call=0.80`)",
@@ -585,6 +590,7 @@ impl Config {
                 "PUMPING_SLOW_CONVERSION_FLOOR",
                 "PUMPING_SLOW_CONVERSION_DROP",
             )?,
+            unserved_min_sends: var("PUMPING_UNSERVED_MIN_SENDS").number(0, 100_000)?,
         };
         let prices = PriceTable::parse(&var("PRICES").raw)
             .ok_or_else(|| var("PRICES").invalid("must be like `sms=0.05,call=0.10;242:sms=0.30,call=0.80`"))?;

@@ -35,7 +35,14 @@ pub enum Entry {
     Cap { key: String, quotas: Vec<Quota>, weight: u32 },
     /// A destination's traffic and pumping block: `dest` is a country (`GB`), a number
     /// prefix (`+44740012`) or a client network (`AS2856:home`, see `pumping::network_dest`).
-    Traffic { key: String, dest: String, detector: Detector },
+    /// `abroad`: the client is outside the number's country (some blocks refuse only those).
+    Traffic {
+        key: String,
+        dest: String,
+        detector: Detector,
+        #[serde(default)]
+        abroad: bool,
+    },
 }
 
 impl Entry {
@@ -193,8 +200,8 @@ fn apply_records(op: &Op, records: &mut [Record]) -> (Tally, Vec<usize>) {
                 // Over the cap if this send's weight would not fit.
                 capped |= quotas.iter().any(|q| c.count(q, now).saturating_add(*weight) > q.max.get());
             }
-            (Entry::Traffic { dest, .. }, Record::Traffic(t))
-                if protected.is_none() && t.active_block(now).is_some() =>
+            (Entry::Traffic { dest, abroad, .. }, Record::Traffic(t))
+                if protected.is_none() && t.active_block(now).is_some_and(|b| b.refuses(*abroad)) =>
             {
                 protected = Some(dest.clone());
             }
@@ -223,10 +230,10 @@ fn apply_records(op: &Op, records: &mut [Record]) -> (Tally, Vec<usize>) {
         let mut engaged = Vec::new();
         let mut changed = Vec::new();
         for (i, (entry, record)) in op.entries.iter().zip(records.iter_mut()).enumerate() {
-            if let (Entry::Traffic { dest, detector, .. }, Record::Traffic(t)) = (entry, record) {
+            if let (Entry::Traffic { dest, detector, abroad, .. }, Record::Traffic(t)) = (entry, record) {
                 let mut with_send = t.clone();
                 with_send.record_send(at, detector);
-                if let Some(block) = with_send.judge(dest, at, detector) {
+                if let Some(block) = with_send.judge(dest, at, detector, *abroad) {
                     t.block = Some(block);
                     engaged.push((dest.clone(), block));
                     changed.push(i);

@@ -260,14 +260,15 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
     /// the network detector is on.
     fn traffic_entries(&self, phone: &Phone, client: &ClientNetwork) -> Vec<Entry> {
         let block = prefix(&phone.e164, self.config.limits.prefix_length);
-        let network = client.asn.filter(|_| self.config.detector.network.min_sends > 0).map(|asn| {
-            let abroad = client.country.as_deref().is_some_and(|c| c != phone.region);
-            pumping::network_dest(asn, abroad)
-        });
+        let abroad = client.country.as_deref().is_some_and(|c| c != phone.region);
+        let network = client
+            .asn
+            .filter(|_| self.config.detector.network.min_sends > 0)
+            .map(|asn| pumping::network_dest(asn, abroad));
         [Some(phone.region.clone()), Some(block), network]
             .into_iter()
             .flatten()
-            .map(|dest| Entry::Traffic { key: format!("t:{dest}"), dest, detector: self.config.detector })
+            .map(|dest| Entry::Traffic { key: format!("t:{dest}"), dest, detector: self.config.detector, abroad })
             .collect()
     }
 
@@ -478,8 +479,10 @@ impl<C: Clock, S: Store, H: Http, K: Counters, L: EventLog> Step<'_, C, S, H, K,
     async fn lift(&mut self, dest: &str) -> Result<Outgoing, Reason> {
         let dests = pumping::network_dests(dest).unwrap_or_else(|| vec![dest.to_owned()]);
         let detector = self.config.detector;
-        let entries: Vec<Entry> =
-            dests.iter().map(|d| Entry::Traffic { key: format!("t:{d}"), dest: d.clone(), detector }).collect();
+        let entries: Vec<Entry> = dests
+            .iter()
+            .map(|d| Entry::Traffic { key: format!("t:{d}"), dest: d.clone(), detector, abroad: false })
+            .collect();
         let now = self.services.clock.now_ms();
         self.counters(Action::Lift, now, &entries).await?;
         self.event.detail = Some("pumping block lifted".into());

@@ -39,6 +39,14 @@
 //! codes are not entered shows it (most of all one the app never served, which has no
 //! real users to dilute it). A destination whose normal conversion is kept, however busy,
 //! is never blocked by it.
+//!
+//! One case needs less evidence: a destination nobody has ever entered a code for (no
+//! approval in the whole baseline period) whose codes are asked by clients abroad. The
+//! app's real users of a country are mostly in it; pumping to a country the app never
+//! served comes from proxies and cloud hosts elsewhere. Once `unserved_min_sends` of its
+//! sends have gone unentered, clients abroad are refused for the cool-down (an
+//! `abroad_only` block, trigger `unserved_destination`), while clients in the country are
+//! still served: a real new market shows itself by entering codes, which ends it.
 
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +74,10 @@ pub struct Detector {
     /// The long-window judgement of destinations (countries and prefixes).
     #[serde(default = "LongWindow::slow")]
     pub slow: LongWindow,
+    /// Matured unentered sends (in the `slow` window) after which clients abroad are
+    /// refused a destination nobody ever entered a code for (0: off).
+    #[serde(default = "Detector::default_unserved_min_sends")]
+    pub unserved_min_sends: u32,
 }
 
 /// The settings of a long-window conversion judgement: the client-network detector's,
@@ -161,7 +173,16 @@ impl Default for Detector {
             baseline_days: 7,
             network: LongWindow::network(),
             slow: LongWindow::slow(),
+            unserved_min_sends: Detector::default_unserved_min_sends(),
         }
+    }
+}
+
+impl Detector {
+    /// Three codes in a row not entered, from users converting 77%, happen about once in
+    /// eighty; the block then holds only clients abroad, a few percent of a real market.
+    fn default_unserved_min_sends() -> u32 {
+        3
     }
 }
 
@@ -188,6 +209,8 @@ pub enum Trigger {
     NetworkConversionCollapse,
     /// A destination's sends over the long window stopped converting (slow pumping).
     SlowConversionCollapse,
+    /// Clients abroad ask codes for a destination nobody ever entered one for.
+    UnservedDestination,
 }
 
 /// An active block on a destination.
@@ -197,6 +220,16 @@ pub struct Block {
     pub until_ms: u64,
     pub trigger: Trigger,
     pub figures: Figures,
+    /// Refuses only clients abroad (outside the number's country): those in it are served.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub abroad_only: bool,
+}
+
+impl Block {
+    /// Whether the block refuses a client abroad (`true`) or in the number's country.
+    pub fn refuses(&self, abroad: bool) -> bool {
+        abroad || !self.abroad_only
+    }
 }
 
 /// Sends and approvals to one destination, in hourly buckets (the baseline) and
@@ -219,6 +252,10 @@ pub struct Traffic {
 
 fn is_zero(x: &u64) -> bool {
     *x == 0
+}
+
+fn is_false(x: &bool) -> bool {
+    !*x
 }
 
 fn bump(buckets: &mut Vec<(u64, u32, u32)>, index: u64, sends: u32, approvals: u32) {
@@ -345,14 +382,33 @@ impl Traffic {
         Figures { window_sends, baseline_per_window, conversion_now, conversion_normal }
     }
 
-    /// Judges `dest` (a country, a prefix or a client network) at `now_ms`.
-    pub fn judge(&self, dest: &str, now_ms: u64, detector: &Detector) -> Option<Block> {
+    /// Judges `dest` (a country, a prefix or a client network) at `now_ms`, for a send
+    /// from a client `abroad` (outside the number's country) or not.
+    pub fn judge(&self, dest: &str, now_ms: u64, detector: &Detector, abroad: bool) -> Option<Block> {
         if is_network(dest) {
             self.assess_long(now_ms, &detector.network, Trigger::NetworkConversionCollapse, detector)
         } else {
             self.assess(now_ms, detector)
                 .or_else(|| self.assess_long(now_ms, &detector.slow, Trigger::SlowConversionCollapse, detector))
+                .or_else(|| if abroad { self.assess_unserved(now_ms, detector) } else { None })
         }
+    }
+
+    /// The judgement of a destination nobody ever entered a code for (see the module
+    /// doc): `Some` block on clients abroad once `unserved_min_sends` of its sends in the
+    /// slow window have matured unentered.
+    pub fn assess_unserved(&self, now_ms: u64, detector: &Detector) -> Option<Block> {
+        if detector.unserved_min_sends == 0 || self.h.iter().any(|b| b.2 > 0) {
+            return None;
+        }
+        let f = self.long_figures(now_ms, &detector.slow, detector);
+        (f.window_sends >= detector.unserved_min_sends).then(|| Block {
+            engaged_ms: now_ms,
+            until_ms: now_ms + u64::from(detector.cooldown_min) * MINUTE_MS,
+            trigger: Trigger::UnservedDestination,
+            figures: f,
+            abroad_only: true,
+        })
     }
 
     /// The long window's figures at `now_ms`: the matured sends of the last
@@ -412,6 +468,7 @@ impl Traffic {
             until_ms: now_ms + u64::from(detector.cooldown_min) * MINUTE_MS,
             trigger,
             figures: f,
+            abroad_only: false,
         })
     }
 
@@ -439,6 +496,7 @@ impl Traffic {
             until_ms: now_ms + u64::from(detector.cooldown_min) * MINUTE_MS,
             trigger,
             figures: f,
+            abroad_only: false,
         })
     }
 }
@@ -564,9 +622,9 @@ mod tests {
         let mut t = Traffic::default();
         network_sends(&mut t, DAY0, 4, 24, 0);
         // Two hours in: 12 sends, fewer than 15: too few to judge.
-        assert_eq!(t.judge("AS7552:abroad", DAY0 + 2 * HOUR_MS, &D), None);
+        assert_eq!(t.judge("AS7552:abroad", DAY0 + 2 * HOUR_MS, &D, false), None);
         let now = DAY0 + 4 * HOUR_MS;
-        let block = t.judge("AS7552:abroad", now, &D).expect("a network that never converts");
+        let block = t.judge("AS7552:abroad", now, &D, false).expect("a network that never converts");
         assert_eq!(block.trigger, Trigger::NetworkConversionCollapse);
         assert_eq!(block.figures.window_sends, 24, "{:?}", block.figures);
         assert_eq!(block.figures.conversion_now, Some(0.0));
@@ -574,14 +632,14 @@ mod tests {
         // The same record judged as a destination is no spike (too few sends in any fifteen
         // minutes): only the slow judgement sees it, and with its higher bar of evidence.
         assert_eq!(t.assess(now, &D), None);
-        assert_eq!(t.judge("VN", now, &D).map(|b| b.trigger), Some(Trigger::SlowConversionCollapse));
+        assert_eq!(t.judge("VN", now, &D, false).map(|b| b.trigger), Some(Trigger::SlowConversionCollapse));
         // An operator's lift sets the evidence aside; a day later it has aged out anyway.
         let mut lifted = t.clone();
         lifted.block = Some(block);
         lifted.lift_at(now);
         assert!(lifted.active_block(now).is_none());
-        assert_eq!(lifted.judge("AS7552:abroad", now + MINUTE_MS, &D), None);
-        assert_eq!(t.judge("AS7552:abroad", now + 25 * HOUR_MS, &D), None);
+        assert_eq!(lifted.judge("AS7552:abroad", now + MINUTE_MS, &D, false), None);
+        assert_eq!(t.judge("AS7552:abroad", now + 25 * HOUR_MS, &D, false), None);
     }
 
     #[test]
@@ -599,7 +657,7 @@ mod tests {
             }
         }
         for minute in (20..=180).step_by(20) {
-            assert_eq!(converted.judge("AS7922:home", start + minute * MINUTE_MS, &D), None, "minute {minute}");
+            assert_eq!(converted.judge("AS7922:home", start + minute * MINUTE_MS, &D, false), None, "minute {minute}");
         }
         let f = converted.long_figures(start + 3 * HOUR_MS, &D.network, &D);
         assert!((f.conversion_normal.unwrap() - 0.8).abs() < 0.05, "{f:?}");
@@ -619,13 +677,13 @@ mod tests {
                 t.record_approval(at + MINUTE_MS, &D);
             }
         }
-        let block = t.judge("AS3215:home", start + 25 * HOUR_MS, &D).expect("conversion halved");
+        let block = t.judge("AS3215:home", start + 25 * HOUR_MS, &D, false).expect("conversion halved");
         let f = block.figures;
         assert!(f.conversion_now.unwrap() > D.network.conversion_floor, "{f:?}");
         assert!((f.conversion_normal.unwrap() - 0.8).abs() < 0.05, "{f:?}");
         // Turned off, nothing is judged.
         let off = Detector { network: LongWindow { min_sends: 0, ..D.network }, ..*D };
-        assert_eq!(t.judge("AS3215:home", start + 25 * HOUR_MS, &off), None);
+        assert_eq!(t.judge("AS3215:home", start + 25 * HOUR_MS, &off, false), None);
     }
 
     #[test]
@@ -639,10 +697,10 @@ mod tests {
         let four_hours = start + 4 * HOUR_MS;
         assert_eq!(t.assess(four_hours, &D), None);
         // Eleven matured sends: fewer than twelve, not judged yet.
-        assert_eq!(t.judge("KG", four_hours, &D), None);
+        assert_eq!(t.judge("KG", four_hours, &D, false), None);
         network_sends(&mut t, four_hours, 1, 3, 0);
         let now = four_hours + HOUR_MS;
-        let block = t.judge("KG", now, &D).expect("a destination whose codes are no longer entered");
+        let block = t.judge("KG", now, &D, false).expect("a destination whose codes are no longer entered");
         assert_eq!(block.trigger, Trigger::SlowConversionCollapse);
         assert!(block.figures.window_sends >= 12, "{:?}", block.figures);
         assert!(block.figures.conversion_now.unwrap() < 0.15, "{:?}", block.figures);
@@ -650,12 +708,12 @@ mod tests {
         assert_eq!(block.until_ms, now + 30 * MINUTE_MS);
         // Turned off, nothing is judged.
         let off = Detector { slow: LongWindow { min_sends: 0, ..D.slow }, ..*D };
-        assert_eq!(t.judge("KG", now, &off), None);
+        assert_eq!(t.judge("KG", now, &off, false), None);
         // An operator's lift sets the evidence aside.
         let mut lifted = t.clone();
         lifted.block = Some(block);
         lifted.lift_at(now);
-        assert_eq!(lifted.judge("KG", now + MINUTE_MS, &D), None);
+        assert_eq!(lifted.judge("KG", now + MINUTE_MS, &D, false), None);
 
         // A destination never seen before, with a lower bar for new destinations
         // (`PUMPING_SLOW_NEW_MIN_SENDS = 5`): five unentered codes suffice, four do not;
@@ -663,12 +721,44 @@ mod tests {
         let eager = Detector { slow: LongWindow { new_min_sends: 5, ..D.slow }, ..*D };
         let mut new = Traffic::default();
         network_sends(&mut new, start, 2, 4, 0);
-        assert_eq!(new.judge("TJ", start + 3 * HOUR_MS, &eager), None);
+        assert_eq!(new.judge("TJ", start + 3 * HOUR_MS, &eager, false), None);
         network_sends(&mut new, start + 3 * HOUR_MS, 1, 1, 0);
-        let block = new.judge("TJ", start + 4 * HOUR_MS, &eager).expect("a new destination that never converts");
+        let block = new.judge("TJ", start + 4 * HOUR_MS, &eager, false).expect("a new destination that never converts");
         assert_eq!((block.trigger, block.figures.window_sends), (Trigger::SlowConversionCollapse, 5));
-        assert_eq!(new.judge("TJ", start + 4 * HOUR_MS, &D), None, "the default bar is twelve");
-        assert_eq!(t.judge("KG", four_hours, &eager), None, "not new: twelve needed");
+        assert_eq!(new.judge("TJ", start + 4 * HOUR_MS, &D, false), None, "the default bar is twelve");
+        assert_eq!(t.judge("KG", four_hours, &eager, false), None, "not new: twelve needed");
+    }
+
+    #[test]
+    fn a_destination_nobody_entered_a_code_for_is_refused_to_clients_abroad() {
+        let start = DAY0 + 8 * 24 * HOUR_MS;
+        let mut t = Traffic::default();
+        network_sends(&mut t, start, 1, 2, 0);
+        let hour = start + HOUR_MS;
+        assert_eq!(t.judge("TJ", hour, &D, true), None, "two unentered codes are not enough");
+        network_sends(&mut t, hour, 1, 1, 0);
+        let now = hour + HOUR_MS;
+        let block = t.judge("TJ", now, &D, true).expect("three unentered codes, asked from abroad");
+        assert_eq!((block.trigger, block.abroad_only), (Trigger::UnservedDestination, true));
+        assert_eq!((block.figures.window_sends, block.figures.conversion_now), (3, Some(0.0)));
+        assert_eq!(block.until_ms, now + 30 * MINUTE_MS);
+        assert!(block.refuses(true) && !block.refuses(false), "clients in the country are served");
+        // Asked from the country itself, the same evidence is not enough.
+        assert_eq!(t.judge("TJ", now, &D, false), None);
+        // Turned off, nothing.
+        assert_eq!(t.judge("TJ", now, &Detector { unserved_min_sends: 0, ..*D }, true), None);
+        // One code entered in the baseline period makes it a served destination.
+        let mut served = t.clone();
+        served.record_approval(start + MINUTE_MS, &D);
+        assert_eq!(served.judge("TJ", now, &D, true), None);
+        // Other blocks refuse every client; the record keeps `abroad_only` only when set.
+        assert!(t
+            .assess_long(now, &LongWindow { min_sends: 3, ..D.slow }, Trigger::SlowConversionCollapse, &D)
+            .is_some_and(|b| b.refuses(false)));
+        let json = serde_json::to_string(&block).unwrap();
+        assert!(json.contains(r#""abroad_only":true"#), "{json}");
+        let old: Block = serde_json::from_str(&json.replace(r#","abroad_only":true"#, "")).unwrap();
+        assert!(!old.abroad_only, "a block stored before the field refuses everyone");
     }
 
     #[test]
@@ -679,7 +769,7 @@ mod tests {
         let mut t = baseline(4, 0.77);
         network_sends(&mut t, start, 24, 200, 2);
         for hour in (1..=24).step_by(3) {
-            assert_eq!(t.judge("PT", start + hour * HOUR_MS, &D), None, "hour {hour}");
+            assert_eq!(t.judge("PT", start + hour * HOUR_MS, &D, false), None, "hour {hour}");
         }
         let mut sagging = baseline(4, 0.77);
         for i in 0..120u64 {
@@ -689,11 +779,11 @@ mod tests {
                 sagging.record_approval(at + MINUTE_MS, &D);
             }
         }
-        assert_eq!(sagging.judge("PT", start + 24 * HOUR_MS, &D), None);
+        assert_eq!(sagging.judge("PT", start + 24 * HOUR_MS, &D, false), None);
         // A new destination whose first users convert: a market opening, not an attack.
         let mut new = Traffic::default();
         network_sends(&mut new, start, 6, 40, 2);
-        assert_eq!(new.judge("ES", start + 6 * HOUR_MS, &D), None);
+        assert_eq!(new.judge("ES", start + 6 * HOUR_MS, &D, false), None);
     }
 
     #[test]

@@ -45,6 +45,7 @@ const DEFAULTS = {
   PUMPING_CONVERSION_DROP: '0.3', PUMPING_CONVERSION_FLOOR: '0.1', PUMPING_ALLOWANCE_MIN: '10',
   PUMPING_COOLDOWN_MIN: '30', PUMPING_BASELINE_DAYS: '7',
   PUMPING_SLOW_WINDOW_H: '24', PUMPING_SLOW_MIN_SENDS: '12', PUMPING_SLOW_NEW_MIN_SENDS: '12',
+  PUMPING_UNSERVED_MIN_SENDS: '3',
   PUMPING_SLOW_CONVERSION_FLOOR: '0.15', PUMPING_SLOW_CONVERSION_DROP: '0.3',
   PRICES: 'sms=0.05,call=0.10,whatsapp=0.05;242:sms=0.30,call=0.80;371:sms=0.20,call=0.50;7:sms=0.35,call=0.40;998:sms=0.35,call=0.60;996:sms=0.30,call=0.60;992:sms=0.30,call=0.60',
   SPEND_CAP_HOURLY_USD: '50', SPEND_CAP_DAILY_USD: '500',
@@ -112,6 +113,7 @@ function loadConfig(env) {
         newMinSends: +v('PUMPING_SLOW_NEW_MIN_SENDS'), floor: +v('PUMPING_SLOW_CONVERSION_FLOOR'),
         drop: +v('PUMPING_SLOW_CONVERSION_DROP'),
       },
+      unservedMinSends: +v('PUMPING_UNSERVED_MIN_SENDS'),
     },
     prices: prices(v('PRICES')),
     caps: {
@@ -295,6 +297,23 @@ function assessSlow(t, now, d) {
   return { engaged_ms: now, until_ms: now + d.cooldownMin * 60_000, trigger: 'slow_conversion_collapse', figures };
 }
 
+/** Clients abroad asking codes for a destination nobody ever entered one for, as otp-guard's. */
+function assessUnserved(t, now, d) {
+  if (d.unservedMinSends === 0 || (t.h ?? []).some((b) => b[2] > 0)) return null;
+  const hourNow = Math.floor(now / HOUR_MS);
+  const windowH = Math.min(d.baselineDays * 24, Math.max(1, d.slow.windowH));
+  const sinceHour = Math.ceil((t.since_ms ?? 0) / HOUR_MS);
+  const sends = (t.h ?? []).filter((b) => b[0] + windowH > hourNow && b[0] >= sinceHour).reduce((s, b) => s + b[1], 0);
+  const fineNow = Math.floor(now / FINE_MS);
+  const allowance = Math.ceil(d.allowanceMin / 5);
+  const fresh = (t.m ?? []).filter((b) => b[0] + allowance > fineNow && b[0] * FINE_MS >= sinceHour * HOUR_MS)
+    .reduce((s, b) => s + b[1], 0);
+  const matured = Math.max(0, sends - fresh);
+  if (matured < d.unservedMinSends) return null;
+  const figures = { window_sends: matured, baseline_per_window: 0, conversion_now: 0, conversion_normal: null };
+  return { engaged_ms: now, until_ms: now + d.cooldownMin * 60_000, trigger: 'unserved_destination', figures, abroad_only: true };
+}
+
 const isHot = (key) => key === 'n:global' || key === 's:global' || key.startsWith('n:country:')
   || key.startsWith('s:country:') || (key.startsWith('t:') && !key.startsWith('t:+'));
 const shardKeys = (key) => (isHot(key) ? Array.from({ length: HOT_SHARDS }, (_, i) => `${key}#${i}`) : [key]);
@@ -353,7 +372,8 @@ async function runCounters(kv, action, now, entries) {
       if (wait > 0) limited('phone', wait);
     } else if (e.kind === 'cap') {
       capped ||= e.quotas.some((q) => count(r, q, now) + e.weight > q.max);
-    } else if (e.kind === 'traffic' && !protectedDest && r.block && r.block.until_ms > now) {
+    } else if (e.kind === 'traffic' && !protectedDest && r.block && r.block.until_ms > now
+      && (e.abroad || !r.block.abroad_only)) {
       protectedDest = e.dest;
     }
   });
@@ -369,7 +389,8 @@ async function runCounters(kv, action, now, entries) {
     if (e.kind !== 'traffic') continue;
     const withSend = structuredClone(records[i]);
     recordSend(withSend, now, e.detector);
-    const block = assess(withSend, now, e.detector) ?? assessSlow(withSend, now, e.detector);
+    const block = assess(withSend, now, e.detector) ?? assessSlow(withSend, now, e.detector)
+      ?? (e.abroad ? assessUnserved(withSend, now, e.detector) : null);
     if (block) {
       records[i].block = block;
       await writeRecord(kv, e, stored, JSON.parse(before[i]), records[i], now);
@@ -579,7 +600,10 @@ async function send(request, env, config, event) {
     const weight = p.codes[phone.callingCode]?.[req.channel] ?? p.default[req.channel] ?? 0;
     entries.push({ kind: 'cap', key: 's:global', quotas: config.caps.global, weight });
     entries.push({ kind: 'cap', key: `s:country:${phone.region}`, quotas: config.caps.country, weight });
-    for (const dest of [phone.region, prefix]) entries.push({ kind: 'traffic', key: `t:${dest}`, dest, detector: config.detector });
+    const abroad = Boolean(cf.country) && cf.country !== phone.region;
+    for (const dest of [phone.region, prefix]) {
+      entries.push({ kind: 'traffic', key: `t:${dest}`, dest, detector: config.detector, abroad });
+    }
   }
   await runCounters(kv, 'check', Date.now(), entries);
 

@@ -17,7 +17,12 @@ describe('pumping protection and the decision log', { concurrency: false }, () =
   before(async () => {
     buildWorker();
     guard = await startGuard({
-      vars: { PUMPING_MIN_SENDS: '5', PUMPING_ALLOWANCE_MIN: '0', VOICE_GATE_MIN_DELAY_S: '0', SPEND_CAP_COUNTRY_HOURLY_USD: '100' },
+      // The spike detector on a small scale. Local workerd's client is in the US, abroad for
+      // these numbers: the judgement of unserved destinations (tested below) is off here.
+      vars: {
+        PUMPING_MIN_SENDS: '5', PUMPING_ALLOWANCE_MIN: '0', PUMPING_UNSERVED_MIN_SENDS: '0',
+        VOICE_GATE_MIN_DELAY_S: '0', SPEND_CAP_COUNTRY_HOURLY_USD: '100',
+      },
     });
   });
   after(() => guard?.stop());
@@ -141,5 +146,44 @@ describe('slow pumping to a destination', { concurrency: false }, () => {
     assert.equal(afterLift.status, 202, JSON.stringify(afterLift.body) + JSON.stringify(guard.events().slice(-4)));
     const sent = (await guard.twilioRequests()).map((r) => r.params.To);
     assert.equal(sent.filter((to) => to.startsWith('+996')).length, 3);
+  });
+});
+
+// A destination nobody ever entered a code for, asked from abroad (local workerd's client
+// is in the US): three unentered codes engage a block on clients outside the country.
+describe('codes asked from abroad for a destination nobody entered one for', { concurrency: false }, () => {
+  let guard;
+  before(async () => {
+    buildWorker();
+    guard = await startGuard({ vars: { PUMPING_ALLOWANCE_MIN: '0', SPEND_CAP_COUNTRY_HOURLY_USD: '100' } });
+  });
+  after(() => guard?.stop());
+
+  test('the third unentered code engages an abroad-only block; an operator lifts it', async () => {
+    // Tajik numbers in different prefixes, from different addresses: no per-key limit.
+    const numbers = ['+992930123456', '+992931234567', '+992932345678', '+992933456789', '+992934567890'];
+    const statuses = [];
+    for (const [i, phone] of numbers.slice(0, 4).entries()) statuses.push((await send(guard, phone, `198.51.100.${30 + i}`)).status);
+    assert.deepEqual(statuses, [202, 202, 503, 503]);
+    const refused = await send(guard, numbers[4], '198.51.100.40');
+    assert.equal(refused.status, 503);
+    assert.match(refused.headers.get('content-type'), /^application\/problem\+json/);
+    assert.equal(refused.body.code, 'protection_engaged');
+    const engaged = guard.events().filter((e) => e.route === 'protection' && e.protection.action === 'engaged');
+    const tj = engaged.find((e) => e.protection.dest === 'TJ');
+    assert.ok(tj, JSON.stringify(engaged));
+    assert.equal(tj.protection.trigger, 'unserved_destination');
+    assert.equal(tj.protection.figures.window_sends, 3);
+    assert.equal((await send(guard, '+14155550123', '203.0.113.9')).status, 202, 'a number at home flows');
+    const stats = await eventually(async () => {
+      const res = await admin(guard, 'GET', '/v1/admin/stats');
+      return res.body.active_blocks?.some((b) => b.dest === 'TJ') && res.body;
+    }, 'the block in the stats');
+    assert.equal(stats.active_blocks.find((b) => b.dest === 'TJ').trigger, 'unserved_destination');
+    assert.equal((await admin(guard, 'DELETE', '/v1/admin/blocks/TJ')).status, 204);
+    const afterLift = await send(guard, numbers[4], '198.51.100.41');
+    assert.equal(afterLift.status, 202, JSON.stringify(afterLift.body));
+    const sent = (await guard.twilioRequests()).map((r) => r.params.To);
+    assert.equal(sent.filter((to) => to.startsWith('+992')).length, 3);
   });
 });

@@ -452,7 +452,8 @@ doc = {
                 },
             },
             "Trigger": {"type": ["string", "null"], "enum": ["spike_with_conversion_collapse", "new_destination",
-                                                            "network_conversion_collapse", "slow_conversion_collapse", None]},
+                                                            "network_conversion_collapse", "slow_conversion_collapse",
+                                                            "unserved_destination", None]},
             "Stats": {
                 "type": "object",
                 "required": ["from", "to", "events", "countries", "channels", "reasons", "estimated_spend_usd",

@@ -352,8 +352,14 @@ fn admin_get(rig: &Rig, path_and_query: &str) -> Answered {
     Answered { status: out.status, body, headers: out.headers }
 }
 
-const PUMPING: &[(&str, &str)] =
-    &[("PUMPING_MIN_SENDS", "5"), ("PUMPING_ALLOWANCE_MIN", "0"), ("VOICE_GATE_MIN_DELAY_S", "0")];
+/// The spike detector on a small scale (the judgement of unserved destinations off: the
+/// rig's clients are in GB, abroad for every number but British ones).
+const PUMPING: &[(&str, &str)] = &[
+    ("PUMPING_MIN_SENDS", "5"),
+    ("PUMPING_ALLOWANCE_MIN", "0"),
+    ("PUMPING_UNSERVED_MIN_SENDS", "0"),
+    ("VOICE_GATE_MIN_DELAY_S", "0"),
+];
 
 #[test]
 fn a_burst_with_no_approvals_engages_a_block_that_lifts() {
@@ -442,6 +448,61 @@ fn slow_pumping_engages_a_block_whose_lift_sets_the_evidence_aside() {
     rig.clock.advance(60_001);
     let after = rig.send_from("198.51.100.20", json!({"phone": kg[3], "turnstile_token": TOKEN}));
     assert_eq!(after.status, 202, "{}", after.body);
+}
+
+#[test]
+fn a_destination_nobody_entered_a_code_for_is_refused_to_clients_abroad() {
+    let rig = Rig::new(&[("PUMPING_ALLOWANCE_MIN", "0")]);
+    let from = |ip: &str, country: &str, phone: &str| {
+        let body = json!({"phone": phone, "turnstile_token": TOKEN});
+        let incoming = Incoming {
+            method: "POST".into(),
+            path: "/v1/verifications".into(),
+            content_type: Some("application/json".into()),
+            body: Some(body.to_string().into_bytes()),
+            client: ClientNetwork { ip: ip.into(), country: Some(country.into()), asn: Some(64500) },
+            ..Incoming::default()
+        };
+        let out = rig.handle(&incoming).response;
+        rig.clock.advance(60_001);
+        (out.status, serde_json::from_str::<Value>(&out.body).unwrap_or(Value::Null))
+    };
+    // Tajik numbers in different blocks, asked from proxies in Vietnam; nobody enters them.
+    let tj = |i: u32| format!("+99293{i}123456");
+    for i in 0..2 {
+        assert_eq!(from(&format!("203.0.113.{i}"), "VN", &tj(i)).0, 202);
+    }
+    // The third unentered code completes the evidence: refused, the block engaged.
+    let (status, body) = from("203.0.113.9", "VN", &tj(2));
+    assert_eq!((status, body["code"].as_str()), (503, Some("protection_engaged")), "{body}");
+    let p = rig.events.borrow().iter().find_map(|e| e.protection.clone()).expect("an engagement");
+    assert_eq!((p.dest.as_str(), p.trigger), ("TJ", Some(Trigger::UnservedDestination)));
+    assert_eq!(p.figures.map(|f| (f.window_sends, f.conversion_now)), Some((3, Some(0.0))));
+    assert_eq!(from("198.51.100.7", "DE", &tj(3)).0, 503, "any client abroad is refused");
+    assert_eq!(rig.http.count("/Verifications"), 2);
+
+    // A client in Tajikistan is still served, and a code entered ends it: the block, once
+    // its cool-down ends, is not engaged again.
+    assert_eq!(from("5.34.0.1", "TJ", &tj(4)).0, 202);
+    let check = rig.request(
+        "POST",
+        "/v1/verifications/check",
+        Some(json!({"phone": tj(4), "code": "123456"})),
+        "5.34.0.1",
+        None,
+    );
+    assert_eq!(check.body["status"], "approved");
+    assert_eq!(from("203.0.113.10", "VN", &tj(5)).0, 503, "still in its cool-down");
+    rig.clock.advance(30 * 60_000);
+    assert_eq!(from("203.0.113.11", "VN", &tj(6)).0, 202);
+
+    // Turned off, clients abroad are only judged by the other detectors.
+    let rig = Rig::new(&[("PUMPING_ALLOWANCE_MIN", "0"), ("PUMPING_UNSERVED_MIN_SENDS", "0")]);
+    for i in 0..4 {
+        let a = rig.send_from(&format!("203.0.113.{i}"), json!({"phone": tj(i), "turnstile_token": TOKEN}));
+        assert_eq!(a.status, 202, "{}", a.body);
+        rig.clock.advance(60_001);
+    }
 }
 
 #[test]

@@ -24,6 +24,7 @@ const TRIGGERS = {
   spike_with_conversion_collapse: 'a spike of sends with collapsing conversion',
   network_conversion_collapse: 'a client network whose codes stopped being entered',
   slow_conversion_collapse: 'a destination whose codes stopped being entered over the long window (slow pumping)',
+  unserved_destination: 'codes asked from abroad for a destination nobody ever entered one for (clients abroad refused)',
 };
 
 const $ = (id) => document.getElementById(id);

@@ -70,15 +70,12 @@ def main():
 
 
 # The targets: at least 95% of attack sends blocked, at most 1% of real users turned away.
-# Two attack targets are known, stated misses (README, "Scenarios"), each held to a floor
+# One attack target is a known, stated miss (README, "Scenarios"), held to a floor
 # instead, so that a regression fails --check like a missed target:
 # - slow-spread: the per-network detector blocks ~41% of its sends; ~31% come from
 #   residential networks in the number's own country, shared with real users who convert
 #   normally, and nothing a request carries at decision time tells them apart.
-# - slow-spread-abroad: the slow judgement blocks each of its 25 never-served destinations
-#   after twelve unentered codes, so ~12 sends per destination get through (86%); geo
-#   permissions limited to the app's countries block all of it.
-FLOORS = {"slow-spread": 40.0, "slow-spread-abroad": 85.0}
+FLOORS = {"slow-spread": 40.0}
 
 
 def check(rows):
