@@ -267,13 +267,12 @@ function assess(t, now, d) {
   return trigger && { engaged_ms: now, until_ms: now + d.cooldownMin * 60_000, trigger, figures: f };
 }
 
-/** The slow judgement: a destination's matured sends over the long window, as otp-guard's. */
-function assessSlow(t, now, d) {
-  const w = d.slow;
-  if (w.minSends === 0) return null;
+/** A destination's long (slow) window, as otp-guard's `long_figures`: its matured sends and
+ * their approvals since an operator's lift, and the baseline period before the window. */
+function slowWindow(t, now, d) {
   const hourNow = Math.floor(now / HOUR_MS);
   const keepHours = d.baselineDays * 24;
-  const windowH = Math.min(keepHours, Math.max(1, w.windowH));
+  const windowH = Math.min(keepHours, Math.max(1, d.slow.windowH));
   const sinceHour = Math.ceil((t.since_ms ?? 0) / HOUR_MS);
   const h = t.h ?? [];
   const inWindow = h.filter((b) => b[0] + windowH > hourNow && b[0] >= sinceHour);
@@ -283,10 +282,18 @@ function assessSlow(t, now, d) {
   const allowance = Math.ceil(d.allowanceMin / 5);
   const fresh = (t.m ?? []).filter((b) => b[0] + allowance > fineNow && b[0] * FINE_MS >= sinceHour * HOUR_MS)
     .reduce((s, b) => s + b[1], 0);
-  const matured = Math.max(0, sends - fresh);
   const base = h.filter((b) => b[0] + windowH <= hourNow && b[0] + keepHours + 2 > hourNow);
-  const baseSends = base.reduce((s, b) => s + b[1], 0);
-  const baseApproved = base.reduce((s, b) => s + b[2], 0);
+  return {
+    matured: Math.max(0, sends - fresh), approved, keepHours, windowH,
+    baseSends: base.reduce((s, b) => s + b[1], 0), baseApproved: base.reduce((s, b) => s + b[2], 0),
+  };
+}
+
+/** The slow judgement: a destination's matured sends over the long window, as otp-guard's. */
+function assessSlow(t, now, d) {
+  const w = d.slow;
+  if (w.minSends === 0) return null;
+  const { matured, approved, keepHours, windowH, baseSends, baseApproved } = slowWindow(t, now, d);
   const needed = baseSends === 0 ? Math.min(w.minSends, Math.max(1, w.newMinSends)) : w.minSends;
   if (matured === 0 || matured < needed) return null;
   const now_ = Math.min(1, approved / matured);
@@ -300,15 +307,7 @@ function assessSlow(t, now, d) {
 /** Clients abroad asking codes for a destination nobody ever entered one for, as otp-guard's. */
 function assessUnserved(t, now, d) {
   if (d.unservedMinSends === 0 || (t.h ?? []).some((b) => b[2] > 0)) return null;
-  const hourNow = Math.floor(now / HOUR_MS);
-  const windowH = Math.min(d.baselineDays * 24, Math.max(1, d.slow.windowH));
-  const sinceHour = Math.ceil((t.since_ms ?? 0) / HOUR_MS);
-  const sends = (t.h ?? []).filter((b) => b[0] + windowH > hourNow && b[0] >= sinceHour).reduce((s, b) => s + b[1], 0);
-  const fineNow = Math.floor(now / FINE_MS);
-  const allowance = Math.ceil(d.allowanceMin / 5);
-  const fresh = (t.m ?? []).filter((b) => b[0] + allowance > fineNow && b[0] * FINE_MS >= sinceHour * HOUR_MS)
-    .reduce((s, b) => s + b[1], 0);
-  const matured = Math.max(0, sends - fresh);
+  const { matured } = slowWindow(t, now, d);
   if (matured < d.unservedMinSends) return null;
   const figures = { window_sends: matured, baseline_per_window: 0, conversion_now: 0, conversion_normal: null };
   return { engaged_ms: now, until_ms: now + d.cooldownMin * 60_000, trigger: 'unserved_destination', figures, abroad_only: true };
