@@ -103,9 +103,12 @@ pub enum Verdict {
         required: u32,
         sent: u32,
     },
-    /// A destination is under a pumping block.
+    /// A destination is under a pumping block (`abroad_only`: one that refuses only
+    /// clients outside the number's country).
     Protected {
         dest: String,
+        #[serde(default)]
+        abroad_only: bool,
     },
     /// A spend cap is reached.
     Capped,
@@ -122,11 +125,15 @@ impl Verdict {
             Verdict::CallLocked { required, sent } => {
                 Some(Refusal::CallLocked { required: *required, sent: *sent }.into())
             }
-            Verdict::Protected { dest } => {
+            Verdict::Protected { dest, abroad_only } => {
                 let scope = crate::pumping::scope_of(dest);
                 let detail = if scope == "network" {
                     "verifications from this network are paused: its recent codes were not entered, as in SMS pumping"
                         .to_owned()
+                } else if *abroad_only {
+                    format!(
+                        "verifications to {dest} from outside its country are paused: nobody has entered a code sent there, as in SMS pumping"
+                    )
                 } else {
                     format!("verifications to {dest} are paused: the traffic looks like SMS pumping")
                 };
@@ -173,7 +180,7 @@ fn apply_records(op: &Op, records: &mut [Record]) -> (Tally, Vec<usize>) {
     }
 
     // The verdict, in precedence: pumping block, spend cap, locked call, longest wait.
-    let mut protected = None;
+    let mut protected: Option<(String, bool)> = None;
     let mut capped = false;
     let mut locked = None;
     let mut longest: Option<(Scope, u64)> = None;
@@ -200,16 +207,16 @@ fn apply_records(op: &Op, records: &mut [Record]) -> (Tally, Vec<usize>) {
                 // Over the cap if this send's weight would not fit.
                 capped |= quotas.iter().any(|q| c.count(q, now).saturating_add(*weight) > q.max.get());
             }
-            (Entry::Traffic { dest, abroad, .. }, Record::Traffic(t))
-                if protected.is_none() && t.active_block(now).is_some_and(|b| b.refuses(*abroad)) =>
-            {
-                protected = Some(dest.clone());
+            (Entry::Traffic { dest, abroad, .. }, Record::Traffic(t)) if protected.is_none() => {
+                if let Some(block) = t.active_block(now).filter(|b| b.refuses(*abroad)) {
+                    protected = Some((dest.clone(), block.abroad_only));
+                }
             }
             _ => {}
         }
     }
     let verdict = match (protected, capped, locked, longest) {
-        (Some(dest), ..) => Verdict::Protected { dest },
+        (Some((dest, abroad_only)), ..) => Verdict::Protected { dest, abroad_only },
         (None, true, ..) => Verdict::Capped,
         (None, false, Some(Refusal::CallLocked { required, sent }), _) => Verdict::CallLocked { required, sent },
         (None, false, _, Some((scope, retry_after_s))) => Verdict::Limited { scope, retry_after_s },
@@ -240,8 +247,8 @@ fn apply_records(op: &Op, records: &mut [Record]) -> (Tally, Vec<usize>) {
                 }
             }
         }
-        if let Some((dest, _)) = engaged.first() {
-            let verdict = Verdict::Protected { dest: dest.clone() };
+        if let Some((dest, block)) = engaged.first() {
+            let verdict = Verdict::Protected { dest: dest.clone(), abroad_only: block.abroad_only };
             return (Tally { verdict, outlook: None, engaged }, changed);
         }
     }

@@ -172,6 +172,7 @@ describe('codes asked from abroad for a destination nobody entered one for', { c
     assert.equal(refused.status, 503);
     assert.match(refused.headers.get('content-type'), /^application\/problem\+json/);
     assert.equal(refused.body.code, 'protection_engaged');
+    assert.match(refused.body.detail, /from outside its country/);
     const engaged = guard.events().filter((e) => e.route === 'protection' && e.protection.action === 'engaged');
     const tj = engaged.find((e) => e.protection.dest === 'TJ');
     assert.ok(tj, JSON.stringify(engaged));

@@ -481,6 +481,7 @@ fn a_destination_nobody_entered_a_code_for_is_refused_to_clients_abroad() {
     // The third unentered code completes the evidence: refused, the block engaged.
     let (status, body) = from("203.0.113.9", "VN", &tj(2));
     assert_eq!((status, body["code"].as_str()), (503, Some("protection_engaged")), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("to TJ from outside its country"), "{body}");
     let p = rig.events.borrow().iter().find_map(|e| e.protection.clone()).expect("an engagement");
     assert_eq!((p.dest.as_str(), p.trigger), ("TJ", Some(Trigger::UnservedDestination)));
     assert_eq!(p.figures.map(|f| (f.window_sends, f.conversion_now)), Some((3, Some(0.0))));
