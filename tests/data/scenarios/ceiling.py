@@ -23,6 +23,8 @@ def main():
     p.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "otp-guard"))
     p.add_argument("--budget", type=float, default=0.01, help="share of real users that may be turned away")
     a = p.parse_args()
+    if not os.path.exists(a.bin):
+        raise SystemExit(f"{a.bin} is missing: run `cargo build --release` first (it tells each number's country)")
     spec = importlib.util.spec_from_file_location("generate", os.path.join(HERE, "generate.py"))
     generate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generate)
