@@ -46,11 +46,7 @@
 //! served comes from proxies and cloud hosts elsewhere. Once `unserved_min_sends` of its
 //! sends have gone unentered, clients abroad are refused for the cool-down (an
 //! `abroad_only` block, trigger `unserved_destination`), while clients in the country are
-//! still served: a real new market shows itself by entering codes, which ends it. A
-//! client network's `abroad` slice is judged the same way: proxies abroad whose codes
-//! nobody ever entered. (Its block has no clients at home to end it: it holds while the
-//! evidence stands, like a network's, so on an established deployment it only ever meets
-//! slices no real user has entered a code from in the whole baseline period.)
+//! still served: a real new market shows itself by entering codes, which ends it.
 
 use serde::{Deserialize, Serialize};
 
@@ -390,13 +386,7 @@ impl Traffic {
     /// from a client `abroad` (outside the number's country) or not.
     pub fn judge(&self, dest: &str, now_ms: u64, detector: &Detector, abroad: bool) -> Option<Block> {
         if is_network(dest) {
-            self.assess_long(now_ms, &detector.network, Trigger::NetworkConversionCollapse, detector).or_else(|| {
-                if abroad {
-                    self.assess_unserved(now_ms, detector)
-                } else {
-                    None
-                }
-            })
+            self.assess_long(now_ms, &detector.network, Trigger::NetworkConversionCollapse, detector)
         } else {
             self.assess(now_ms, detector)
                 .or_else(|| self.assess_long(now_ms, &detector.slow, Trigger::SlowConversionCollapse, detector))
@@ -755,11 +745,6 @@ mod tests {
         assert!(block.refuses(true) && !block.refuses(false), "clients in the country are served");
         // Asked from the country itself, the same evidence is not enough.
         assert_eq!(t.judge("TJ", now, &D, false), None);
-        // A client network's slice abroad is judged the same way; its slice at home is not.
-        let network =
-            t.judge("AS64500:abroad", now, &D, true).expect("a proxy network abroad nobody enters codes from");
-        assert_eq!(network.trigger, Trigger::UnservedDestination);
-        assert_eq!(t.judge("AS64500:home", now, &D, false), None);
         // Turned off, nothing.
         assert_eq!(t.judge("TJ", now, &Detector { unserved_min_sends: 0, ..*D }, true), None);
         // One code entered in the baseline period makes it a served destination.
