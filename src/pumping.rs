@@ -226,6 +226,17 @@ pub struct Block {
 }
 
 impl Block {
+    /// A block engaged at `now_ms` for the detector's cool-down, on every client.
+    fn engaged(now_ms: u64, detector: &Detector, trigger: Trigger, figures: Figures) -> Block {
+        Block {
+            engaged_ms: now_ms,
+            until_ms: now_ms + u64::from(detector.cooldown_min) * MINUTE_MS,
+            trigger,
+            figures,
+            abroad_only: false,
+        }
+    }
+
     /// Whether the block refuses a client abroad (`true`) or in the number's country.
     pub fn refuses(&self, abroad: bool) -> bool {
         abroad || !self.abroad_only
@@ -402,13 +413,8 @@ impl Traffic {
             return None;
         }
         let f = self.long_figures(now_ms, &detector.slow, detector);
-        (f.window_sends >= detector.unserved_min_sends).then(|| Block {
-            engaged_ms: now_ms,
-            until_ms: now_ms + u64::from(detector.cooldown_min) * MINUTE_MS,
-            trigger: Trigger::UnservedDestination,
-            figures: f,
-            abroad_only: true,
-        })
+        (f.window_sends >= detector.unserved_min_sends)
+            .then(|| Block { abroad_only: true, ..Block::engaged(now_ms, detector, Trigger::UnservedDestination, f) })
     }
 
     /// The long window's figures at `now_ms`: the matured sends of the last
@@ -463,13 +469,7 @@ impl Traffic {
         let now = f.conversion_now.filter(|_| f.window_sends >= needed)?;
         let collapsed = now < window.conversion_floor
             || f.conversion_normal.is_some_and(|normal| now < normal * window.conversion_drop);
-        collapsed.then(|| Block {
-            engaged_ms: now_ms,
-            until_ms: now_ms + u64::from(detector.cooldown_min) * MINUTE_MS,
-            trigger,
-            figures: f,
-            abroad_only: false,
-        })
+        collapsed.then(|| Block::engaged(now_ms, detector, trigger, f))
     }
 
     /// Judges the destination at `now_ms`: `Some` engagement if pumping is seen.
@@ -491,13 +491,7 @@ impl Traffic {
             _ if spike && collapsed => Trigger::SpikeWithConversionCollapse,
             _ => return None,
         };
-        Some(Block {
-            engaged_ms: now_ms,
-            until_ms: now_ms + u64::from(detector.cooldown_min) * MINUTE_MS,
-            trigger,
-            figures: f,
-            abroad_only: false,
-        })
+        Some(Block::engaged(now_ms, detector, trigger, f))
     }
 }
 

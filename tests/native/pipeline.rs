@@ -200,17 +200,8 @@ fn the_phone_scope_and_risky_networks() {
     // A cloud network gets the tight quota: 3 per hour by default.
     let rig = Rig::new(&[]);
     let cloud = |phone: &str| {
-        let incoming_body = json!({"phone": phone, "turnstile_token": TOKEN});
-        let services = rig.services();
-        let incoming = Incoming {
-            method: "POST".into(),
-            path: "/v1/verifications".into(),
-            content_type: Some("application/json".into()),
-            body: Some(incoming_body.to_string().into_bytes()),
-            client: ClientNetwork { ip: "52.95.110.1".into(), country: Some("US".into()), asn: Some(16509) },
-            ..Incoming::default()
-        };
-        block_on(handle(Ok(&rig.config), &services, &incoming)).response.status
+        let client = ClientNetwork { ip: "52.95.110.1".into(), country: Some("US".into()), asn: Some(16509) };
+        rig.send_as(client, json!({"phone": phone, "turnstile_token": TOKEN})).status
     };
     let statuses: Vec<u16> = (0..4).map(|i| cloud(&format!("+44740012340{i}"))).collect();
     assert_eq!(statuses, [202, 202, 202, 429]);
@@ -454,18 +445,10 @@ fn slow_pumping_engages_a_block_whose_lift_sets_the_evidence_aside() {
 fn a_destination_nobody_entered_a_code_for_is_refused_to_clients_abroad() {
     let rig = Rig::new(&[("PUMPING_ALLOWANCE_MIN", "0")]);
     let from = |ip: &str, country: &str, phone: &str| {
-        let body = json!({"phone": phone, "turnstile_token": TOKEN});
-        let incoming = Incoming {
-            method: "POST".into(),
-            path: "/v1/verifications".into(),
-            content_type: Some("application/json".into()),
-            body: Some(body.to_string().into_bytes()),
-            client: ClientNetwork { ip: ip.into(), country: Some(country.into()), asn: Some(64500) },
-            ..Incoming::default()
-        };
-        let out = rig.handle(&incoming).response;
+        let client = ClientNetwork { ip: ip.into(), country: Some(country.into()), asn: Some(64500) };
+        let a = rig.send_as(client, json!({"phone": phone, "turnstile_token": TOKEN}));
         rig.clock.advance(60_001);
-        (out.status, serde_json::from_str::<Value>(&out.body).unwrap_or(Value::Null))
+        (a.status, a.body)
     };
     // Tajik numbers in different blocks, asked from proxies in Vietnam; nobody enters them.
     let tj = |i: u32| format!("+99293{i}123456");

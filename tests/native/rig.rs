@@ -163,13 +163,26 @@ impl Rig {
     }
 
     pub fn request(&self, method: &str, path: &str, body: Option<Value>, ip: &str, auth: Option<&str>) -> Answered {
+        let client = ClientNetwork { ip: ip.into(), country: Some("GB".into()), asn: Some(2856) };
+        self.request_from(client, method, path, body, auth)
+    }
+
+    /// A request from `client` (its address, country and network as the edge reads them).
+    pub fn request_from(
+        &self,
+        client: ClientNetwork,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        auth: Option<&str>,
+    ) -> Answered {
         let incoming = Incoming {
             method: method.into(),
             path: path.into(),
             content_type: Some("application/json".into()),
             authorization: auth.map(str::to_owned),
             body: Some(body.map(|b| b.to_string().into_bytes()).unwrap_or_default()),
-            client: ClientNetwork { ip: ip.into(), country: Some("GB".into()), asn: Some(2856) },
+            client,
             request_id: "test".into(),
             ..Incoming::default()
         };
@@ -191,6 +204,11 @@ impl Rig {
 
     pub fn send_from(&self, ip: &str, body: Value) -> Answered {
         self.request("POST", "/v1/verifications", Some(body), ip, None)
+    }
+
+    /// A send from `client`.
+    pub fn send_as(&self, client: ClientNetwork, body: Value) -> Answered {
+        self.request_from(client, "POST", "/v1/verifications", Some(body), None)
     }
 
     pub fn send(&self, phone: &str) -> Answered {
