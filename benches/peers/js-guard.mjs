@@ -264,8 +264,11 @@ function assess(t, now, d) {
   const neverSeen = f.baseline_per_window === 0;
   const spike = f.window_sends >= d.spike * f.baseline_per_window;
   const trigger = neverSeen && collapsed ? 'new_destination' : spike && collapsed ? 'spike_with_conversion_collapse' : null;
-  return trigger && { engaged_ms: now, until_ms: now + d.cooldownMin * 60_000, trigger, figures: f };
+  return trigger && engaged(now, d, trigger, f);
 }
+
+/** A block engaged at `now` for the cool-down, as otp-guard's `Block::engaged`. */
+const engaged = (now, d, trigger, figures) => ({ engaged_ms: now, until_ms: now + d.cooldownMin * 60_000, trigger, figures });
 
 /** A destination's long (slow) window, as otp-guard's `long_figures`: its matured sends and
  * their approvals since an operator's lift, and the baseline period before the window. */
@@ -301,7 +304,7 @@ function assessSlow(t, now, d) {
   if (!(now_ < w.floor || (normal !== null && now_ < normal * w.drop))) return null;
   const figures = { window_sends: matured, baseline_per_window: baseSends / Math.max(1, keepHours - windowH) * windowH,
     conversion_now: now_, conversion_normal: normal };
-  return { engaged_ms: now, until_ms: now + d.cooldownMin * 60_000, trigger: 'slow_conversion_collapse', figures };
+  return engaged(now, d, 'slow_conversion_collapse', figures);
 }
 
 /** Clients abroad asking codes for a destination nobody ever entered one for, as otp-guard's. */
@@ -310,7 +313,7 @@ function assessUnserved(t, now, d) {
   const { matured } = slowWindow(t, now, d);
   if (matured < d.unservedMinSends) return null;
   const figures = { window_sends: matured, baseline_per_window: 0, conversion_now: 0, conversion_normal: null };
-  return { engaged_ms: now, until_ms: now + d.cooldownMin * 60_000, trigger: 'unserved_destination', figures, abroad_only: true };
+  return { ...engaged(now, d, 'unserved_destination', figures), abroad_only: true };
 }
 
 const isHot = (key) => key === 'n:global' || key === 's:global' || key.startsWith('n:country:')

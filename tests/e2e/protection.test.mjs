@@ -10,6 +10,14 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const send = (guard, phone, ip) =>
   guard.call('POST', '/v1/verifications', { body: { phone, turnstile_token: DUMMY_TOKEN }, headers: { 'cf-connecting-ip': ip } });
 const admin = (guard, method, path) => guard.call(method, path, { headers: auth });
+/** The log line of the block engaged on `dest`, if any. */
+const engagement = (guard, dest) => guard.events()
+  .find((e) => e.route === 'protection' && e.protection.action === 'engaged' && e.protection.dest === dest);
+/** `dest`'s entry in `/v1/admin/stats`' active blocks, once the decision log shows it. */
+const activeBlock = (guard, dest) => eventually(async () => {
+  const res = await admin(guard, 'GET', '/v1/admin/stats');
+  return res.body.active_blocks?.find((b) => b.dest === dest);
+}, `the block on ${dest} in the stats`);
 
 
 describe('pumping protection and the decision log', { concurrency: false }, () => {
@@ -128,18 +136,13 @@ describe('slow pumping to a destination', { concurrency: false }, () => {
     for (const [i, phone] of numbers.slice(0, 4).entries()) statuses.push((await send(guard, phone, `198.51.100.${10 + i}`)).status);
     // The send that completes the evidence is judged with itself included, and refused.
     assert.deepEqual(statuses, [202, 202, 503, 503]);
-    const engaged = guard.events().filter((e) => e.route === 'protection' && e.protection.action === 'engaged');
-    const kg = engaged.find((e) => e.protection.dest === 'KG');
-    assert.ok(kg, JSON.stringify(engaged));
+    const kg = engagement(guard, 'KG');
+    assert.ok(kg, JSON.stringify(guard.events().filter((e) => e.route === 'protection')));
     assert.equal(kg.protection.trigger, 'slow_conversion_collapse');
     assert.equal(kg.protection.figures.window_sends, 3);
     assert.equal(kg.protection.figures.conversion_now, 0);
     assert.equal((await send(guard, '+447400123456', '203.0.113.9')).status, 202, 'other destinations flow');
-    const stats = await eventually(async () => {
-      const res = await admin(guard, 'GET', '/v1/admin/stats');
-      return res.body.active_blocks?.some((b) => b.dest === 'KG') && res.body;
-    }, 'the block in the stats');
-    assert.equal(stats.active_blocks.find((b) => b.dest === 'KG').trigger, 'slow_conversion_collapse');
+    assert.equal((await activeBlock(guard, 'KG')).trigger, 'slow_conversion_collapse');
     // The lift sets the evidence aside: the next send is judged afresh and goes through.
     assert.equal((await admin(guard, 'DELETE', '/v1/admin/blocks/KG')).status, 204);
     const afterLift = await send(guard, numbers[4], '198.51.100.20');
@@ -170,17 +173,12 @@ describe('codes asked from abroad for a destination nobody entered one for', { c
     assert.match(refused.headers.get('content-type'), /^application\/problem\+json/);
     assert.equal(refused.body.code, 'protection_engaged');
     assert.match(refused.body.detail, /from outside its country/);
-    const engaged = guard.events().filter((e) => e.route === 'protection' && e.protection.action === 'engaged');
-    const tj = engaged.find((e) => e.protection.dest === 'TJ');
-    assert.ok(tj, JSON.stringify(engaged));
+    const tj = engagement(guard, 'TJ');
+    assert.ok(tj, JSON.stringify(guard.events().filter((e) => e.route === 'protection')));
     assert.equal(tj.protection.trigger, 'unserved_destination');
     assert.equal(tj.protection.figures.window_sends, 3);
     assert.equal((await send(guard, '+14155550123', '203.0.113.9')).status, 202, 'a number at home flows');
-    const stats = await eventually(async () => {
-      const res = await admin(guard, 'GET', '/v1/admin/stats');
-      return res.body.active_blocks?.some((b) => b.dest === 'TJ') && res.body;
-    }, 'the block in the stats');
-    assert.equal(stats.active_blocks.find((b) => b.dest === 'TJ').trigger, 'unserved_destination');
+    assert.equal((await activeBlock(guard, 'TJ')).trigger, 'unserved_destination');
     assert.equal((await admin(guard, 'DELETE', '/v1/admin/blocks/TJ')).status, 204);
     const afterLift = await send(guard, numbers[4], '198.51.100.41');
     assert.equal(afterLift.status, 202, JSON.stringify(afterLift.body));
