@@ -40,6 +40,7 @@ pub mod phone;
 pub mod policy;
 pub mod ports;
 pub mod pumping;
+pub mod rehearsal;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod replay;
 pub mod request;

@@ -19,6 +19,7 @@ use crate::counters::KvCounters;
 use crate::guard::{self, Services};
 use crate::http::{Incoming, Outgoing};
 use crate::policy::ClientNetwork;
+use crate::ports::memory::MemoryStore;
 use crate::request::MAX_BODY_BYTES;
 use std::cell::OnceCell;
 use std::future::Future;
@@ -87,6 +88,23 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
     DECIDE.with(|decide| glue::serve(&req, &env, &ctx, MAX_BODY_BYTES as f64, decide.as_ref().unchecked_ref()))
 }
 
+/// Runs once when the module is instantiated, in the global scope, before any request:
+/// the guard's common routes rehearsed in memory (see [`crate::rehearsal`]), so that a
+/// fresh isolate's first request does not pay for compiling them.
+#[worker::event(start)]
+pub fn start() {
+    let Some(config) = crate::rehearsal::config() else { return };
+    let store = ports::EdgeStore::Rehearsal(MemoryStore::default());
+    let services = Services {
+        clock: ports::EdgeClock,
+        store: &store,
+        http: ports::EdgeHttp::Rehearsal,
+        counters: ports::EdgeCounters::Kv(KvCounters::new(&store)),
+        log: ports::D1Log(None),
+    };
+    crate::rehearsal::rehearse(&config, &services);
+}
+
 thread_local! {
     /// [`decide`] as a JS function, made once per instance.
     static DECIDE: JsValue = Closure::<dyn Fn(String, JsValue, JsValue, JsValue) -> JsValue>::new(decide).into_js_value();
@@ -110,15 +128,20 @@ fn decide(facts: String, body: JsValue, env: JsValue, ctx: JsValue) -> JsValue {
 async fn serve(incoming: Incoming, env: Env, ctx: Context) -> web_sys::Response {
     let config: &Result<Config, ConfigError> =
         CONFIG.with(|cell| *cell.get_or_init(|| Box::leak(Box::new(load_config(&env)))));
-    let store = ports::KvStore::new(&env);
+    let store = ports::EdgeStore::Kv(ports::KvStore::new(&env));
     let counters = match counter_object(config, &env) {
         Some(stub) => ports::EdgeCounters::Object(stub),
         None => ports::EdgeCounters::Kv(KvCounters::new(&store)),
     };
     // The decision log's database, looked up only when the config logs to D1.
     let log_to_d1 = config.as_ref().is_ok_and(|c| c.decision_log == DecisionLog::D1);
-    let services =
-        Services { clock: ports::EdgeClock, store: &store, http: ports::FetchHttp, counters, log: d1(&env, log_to_d1) };
+    let services = Services {
+        clock: ports::EdgeClock,
+        store: &store,
+        http: ports::EdgeHttp::Fetch,
+        counters,
+        log: d1(&env, log_to_d1),
+    };
     let handled = crate::ports::boxed(guard::handle(config.as_ref(), &services, &incoming)).await;
     log_events(&handled.events);
     if log_to_d1 && !handled.events.is_empty() {

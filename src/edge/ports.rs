@@ -3,6 +3,7 @@
 use super::glue;
 use crate::counters::{Counters, KvCounters, Op, Tally};
 use crate::eventlog::{EventLog, EventSink, Query, Row, Sql};
+use crate::ports::memory::MemoryStore;
 use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store, StoreFault, Write};
 use std::cell::OnceCell;
 use wasm_bindgen::JsValue;
@@ -110,31 +111,94 @@ impl Store for KvStore<'_> {
     }
 }
 
-/// `fetch`, raced against a timer in `glue.js`; the loser is aborted. Never retries.
+/// The store a request runs on: Workers KV; or memory, for the start-up rehearsal (see
+/// [`crate::rehearsal`]), which thereby calls the very functions a request calls.
 #[derive(Debug)]
-pub struct FetchHttp;
+pub enum EdgeStore<'a> {
+    Kv(KvStore<'a>),
+    Rehearsal(MemoryStore),
+}
 
-impl Http for FetchHttp {
-    async fn send(&self, out: Outbound) -> Result<Inbound, HttpFault> {
-        let headers = glue::pairs(out.headers.iter().map(|(k, v)| (*k, v.as_str())));
-        let answer = glue::send(&out.url, out.method, &headers, &out.body, f64::from(out.timeout_ms)).await;
-        let answer = match answer {
-            Ok(text) => text.as_string().unwrap_or_default(),
-            Err(error) if glue::is_timeout(&error) => return Err(HttpFault::Timeout),
-            Err(error) => return Err(HttpFault::Network(glue::message(&error))),
-        };
-        let mut parts = answer.splitn(3, '\n');
-        let status = parts.next().and_then(|s| s.parse::<u16>().ok());
-        let retry_after = parts.next().filter(|v| *v != glue::ABSENT).map(str::to_owned);
-        let body = parts.next().unwrap_or_default().as_bytes().to_vec();
-        let status = status.ok_or_else(|| HttpFault::Network("the runtime answered without a status".into()))?;
-        Ok(Inbound { status, retry_after, body })
+impl Store for EdgeStore<'_> {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreFault> {
+        match self {
+            EdgeStore::Kv(kv) => kv.get(key).await,
+            EdgeStore::Rehearsal(memory) => memory.get(key).await,
+        }
     }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreFault> {
+        match self {
+            EdgeStore::Kv(kv) => kv.get_many(keys).await,
+            EdgeStore::Rehearsal(memory) => memory.get_many(keys).await,
+        }
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl_s: u64) -> Result<(), StoreFault> {
+        match self {
+            EdgeStore::Kv(kv) => kv.put(key, value, ttl_s).await,
+            EdgeStore::Rehearsal(memory) => memory.put(key, value, ttl_s).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreFault> {
+        match self {
+            EdgeStore::Kv(kv) => kv.delete(key).await,
+            EdgeStore::Rehearsal(memory) => memory.delete(key).await,
+        }
+    }
+
+    async fn write_many(&self, writes: &[Write]) -> Result<(), StoreFault> {
+        match self {
+            EdgeStore::Kv(kv) => kv.write_many(writes).await,
+            EdgeStore::Rehearsal(memory) => memory.write_many(writes).await,
+        }
+    }
+
+    async fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreFault> {
+        match self {
+            EdgeStore::Kv(kv) => kv.keys(prefix, limit).await,
+            EdgeStore::Rehearsal(memory) => memory.keys(prefix, limit).await,
+        }
+    }
+}
+
+/// The upstreams: `fetch`; or, for the start-up rehearsal, answers made in memory.
+#[derive(Debug)]
+pub enum EdgeHttp {
+    Fetch,
+    Rehearsal,
+}
+
+impl Http for EdgeHttp {
+    async fn send(&self, out: Outbound) -> Result<Inbound, HttpFault> {
+        match self {
+            EdgeHttp::Fetch => fetch(out).await,
+            EdgeHttp::Rehearsal => crate::rehearsal::Succeeding.send(out).await,
+        }
+    }
+}
+
+/// `fetch`, raced against a timer in `glue.js`; the loser is aborted. Never retries.
+async fn fetch(out: Outbound) -> Result<Inbound, HttpFault> {
+    let headers = glue::pairs(out.headers.iter().map(|(k, v)| (*k, v.as_str())));
+    let answer = glue::send(&out.url, out.method, &headers, &out.body, f64::from(out.timeout_ms)).await;
+    let answer = match answer {
+        Ok(text) => text.as_string().unwrap_or_default(),
+        Err(error) if glue::is_timeout(&error) => return Err(HttpFault::Timeout),
+        Err(error) => return Err(HttpFault::Network(glue::message(&error))),
+    };
+    let mut parts = answer.splitn(3, '\n');
+    let status = parts.next().and_then(|s| s.parse::<u16>().ok());
+    let retry_after = parts.next().filter(|v| *v != glue::ABSENT).map(str::to_owned);
+    let body = parts.next().unwrap_or_default().as_bytes().to_vec();
+    let status = status.ok_or_else(|| HttpFault::Network("the runtime answered without a status".into()))?;
+    Ok(Inbound { status, retry_after, body })
 }
 
 /// The counter backend the config chose.
 pub enum EdgeCounters<'a> {
-    Kv(KvCounters<'a, KvStore<'a>>),
+    Kv(KvCounters<'a, EdgeStore<'a>>),
     /// The one `CounterObject` instance, whose storage serialises every operation.
     Object(worker::Stub),
 }
