@@ -111,18 +111,23 @@ mod tests {
     use crate::eventlog::MemoryLog;
     use crate::ports::memory::{ManualClock, MemoryStore};
 
-    #[test]
-    fn the_rehearsal_sends_refuses_and_checks() {
+    /// The rehearsal on in-memory ports, with `http` as the upstreams.
+    fn rehearse_with(http: impl Http) -> Vec<u16> {
         let config = config().expect("the defaults and placeholders validate");
         let store = MemoryStore::default();
         let services = Services {
             clock: ManualClock::at(0),
             store: &store,
-            http: Succeeding,
+            http,
             counters: KvCounters::new(&store),
             log: MemoryLog::default(),
         };
-        assert_eq!(rehearse(&config, &services), vec![202, 400, 200]);
+        rehearse(&config, &services)
+    }
+
+    #[test]
+    fn the_rehearsal_sends_refuses_and_checks() {
+        assert_eq!(rehearse_with(Succeeding), vec![202, 400, 200]);
     }
 
     /// Upstreams that never answer, as real I/O would in the global scope.
@@ -136,15 +141,6 @@ mod tests {
 
     #[test]
     fn a_request_that_would_wait_on_io_is_given_up_at_once() {
-        let config = config().expect("the defaults and placeholders validate");
-        let store = MemoryStore::default();
-        let services = Services {
-            clock: ManualClock::at(0),
-            store: &store,
-            http: Waiting,
-            counters: KvCounters::new(&store),
-            log: MemoryLog::default(),
-        };
-        assert_eq!(rehearse(&config, &services), vec![400], "only the refusal needs no upstream");
+        assert_eq!(rehearse_with(Waiting), vec![400], "only the refusal needs no upstream");
     }
 }

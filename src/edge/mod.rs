@@ -92,7 +92,7 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
 /// the guard's common routes rehearsed in memory (see [`crate::rehearsal`]), so that a
 /// fresh isolate's first request does not pay for compiling them.
 #[worker::event(start)]
-pub fn start() {
+fn start() {
     let Some(config) = crate::rehearsal::config() else { return };
     let store = ports::EdgeStore::Rehearsal(MemoryStore::default());
     let services = Services {
