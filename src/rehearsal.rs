@@ -6,10 +6,11 @@
 //! phone metadata's patterns). [`rehearse`] moves that first use out of the request: the
 //! edge runs it from the module's start function (`#[event(start)]`, in the global
 //! scope, where Workers allow no I/O), with the embedded default policy, placeholder
-//! secrets, an in-memory store and log, a fixed clock, and upstreams that answer as
-//! Twilio's and Turnstile's success responses without leaving the function. Nothing it
-//! does is kept: the store and log are dropped, and no real request's config, counter or
-//! answer depends on it. It cannot fail the worker: every error is an answer it ignores.
+//! secrets, an in-memory store, no decision log, and upstreams that answer as Twilio's
+//! and Turnstile's success responses without leaving the function. Nothing it does is
+//! kept: the store is dropped, and no real request's config, counter or answer depends on
+//! it. Its answers are ignored; a policy that would not load, or a request that would wait
+//! on I/O, only cuts it short. (The native tests run it on the in-memory ports.)
 
 use crate::config::Config;
 use crate::counters::Counters;
