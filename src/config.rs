@@ -291,6 +291,19 @@ pub const SECRETS: &[Secret] = &[
     },
 ];
 
+/// Stand-ins for the required secrets, for a policy whose requests never leave the process
+/// (`otp-guard replay`, the start-up rehearsal): shaped to validate, never sent anywhere.
+pub fn placeholder_secret(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "TWILIO_ACCOUNT_SID" => "AC00000000000000000000000000000000",
+        "TWILIO_AUTH_TOKEN" => "placeholder-auth-token",
+        "TWILIO_VERIFY_SERVICE_SID" => "VA00000000000000000000000000000000",
+        "TURNSTILE_SECRET_KEY" => "placeholder-turnstile-secret",
+        "HASH_KEY" => "placeholder-hash-key-0123456789",
+        _ => return None,
+    })
+}
+
 /// What is wrong with the deployed configuration. Names the key, never the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {

@@ -22,20 +22,6 @@ use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
-/// The placeholder secrets the rehearsal's policy is loaded with (the defaults need them
-/// to validate; no request is ever sent with them).
-fn placeholder(key: &str) -> Option<String> {
-    let value = match key {
-        "TWILIO_ACCOUNT_SID" => "AC00000000000000000000000000000000",
-        "TWILIO_AUTH_TOKEN" => "rehearsal-auth-token",
-        "TWILIO_VERIFY_SERVICE_SID" => "VA00000000000000000000000000000000",
-        "TURNSTILE_SECRET_KEY" => "rehearsal-turnstile-secret",
-        "HASH_KEY" => "rehearsal-hash-key-0000",
-        _ => return None,
-    };
-    Some(value.to_owned())
-}
-
 /// Upstreams that answer every call as its documented success, without I/O.
 #[derive(Debug)]
 pub struct Succeeding;
@@ -60,9 +46,9 @@ const REQUESTS: [(&str, &str); 3] = [
     ("/v1/verifications/check", r#"{"phone":"+41781234567","code":"123456"}"#),
 ];
 
-/// The policy the rehearsal runs: the embedded defaults with [`placeholder`] secrets.
+/// The policy the rehearsal runs: the embedded defaults with placeholder secrets.
 pub fn config() -> Option<Config> {
-    Config::load(placeholder).ok()
+    Config::load(|key| crate::config::placeholder_secret(key).map(str::to_owned)).ok()
 }
 
 /// Walks the guard through [`REQUESTS`] on `services` (the edge's own port types, so that

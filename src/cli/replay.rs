@@ -1,19 +1,10 @@
 //! `otp-guard replay`: backtests a policy on past traffic.
 
 use anyhow::Context;
-use otp_guard::config::Config;
+use otp_guard::config::{placeholder_secret, Config};
 use otp_guard::replay::{Replay, Report};
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
-
-/// Replay never calls Twilio or Turnstile: these stand in for the deployment's secrets.
-const PLACEHOLDER_SECRETS: [(&str, &str); 5] = [
-    ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
-    ("TWILIO_AUTH_TOKEN", "replay"),
-    ("TWILIO_VERIFY_SERVICE_SID", "VA00000000000000000000000000000000"),
-    ("TURNSTILE_SECRET_KEY", "replay"),
-    ("HASH_KEY", "replay-hash-key-0123456789"),
-];
 
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let mut args = args.to_vec();
@@ -28,12 +19,9 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
 
     let text = std::fs::read_to_string(&config_path).with_context(|| format!("reading {config_path}"))?;
     let vars = super::vars_of(&text, env.as_deref()).with_context(|| format!("reading [vars] of {config_path}"))?;
-    let config = Config::load(|key| {
-        vars.get(key)
-            .cloned()
-            .or_else(|| PLACEHOLDER_SECRETS.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
-    })
-    .map_err(|e| anyhow::anyhow!("config_error: {e}"))?;
+    // Replay never calls Twilio or Turnstile: placeholders stand in for the secrets.
+    let config = Config::load(|key| vars.get(key).cloned().or_else(|| placeholder_secret(key).map(str::to_owned)))
+        .map_err(|e| anyhow::anyhow!("config_error: {e}"))?;
 
     let reader: Box<dyn BufRead> = if input == "-" {
         Box::new(std::io::stdin().lock())
