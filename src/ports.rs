@@ -152,7 +152,8 @@ impl<T: Http + ?Sized> Http for &T {
 
 /// In-memory implementations, for native tests and `otp-guard replay`.
 pub mod memory {
-    use super::{Clock, Store, StoreFault};
+    use super::{Clock, Http, HttpFault, Inbound, Outbound, Store, StoreFault};
+    use crate::config::Config;
     use std::cell::{Cell, RefCell};
     use std::collections::BTreeMap;
 
@@ -234,6 +235,44 @@ pub mod memory {
             if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                 return out;
             }
+        }
+    }
+
+    /// Turnstile and Twilio answered in memory with their documented successes, for
+    /// `otp-guard replay` and the start-up rehearsal, whose requests never leave the
+    /// process. Siteverify answers with the policy's own hostname and action, so a policy
+    /// that pins them (`TURNSTILE_HOSTNAMES`, `TURNSTILE_ACTION`) passes; while
+    /// `captcha_passes` is false it answers as a failed challenge.
+    #[derive(Debug)]
+    pub struct Upstreams {
+        siteverify: String,
+        pub captcha_passes: Cell<bool>,
+    }
+
+    impl Upstreams {
+        pub fn for_policy(config: &Config) -> Upstreams {
+            let hostname = config.turnstile_hostnames.first().map_or("localhost", String::as_str);
+            let action = config.turnstile_action.as_deref().unwrap_or("");
+            let siteverify =
+                serde_json::json!({"success": true, "hostname": hostname, "action": action, "error-codes": []});
+            Upstreams { siteverify: siteverify.to_string(), captcha_passes: Cell::new(true) }
+        }
+    }
+
+    impl Http for Upstreams {
+        async fn send(&self, request: Outbound) -> Result<Inbound, HttpFault> {
+            let body: &str = if !request.url.ends_with("/siteverify") {
+                if request.url.ends_with("/VerificationCheck") {
+                    r#"{"sid":"VE00000000000000000000000000000000","status":"approved","valid":true}"#
+                } else {
+                    r#"{"sid":"VE00000000000000000000000000000000","status":"pending"}"#
+                }
+            } else if self.captcha_passes.get() {
+                &self.siteverify
+            } else {
+                r#"{"success":false,"error-codes":["invalid-input-response"]}"#
+            };
+            Ok(Inbound { status: 200, retry_after: None, body: body.as_bytes().to_vec() })
         }
     }
 

@@ -7,7 +7,8 @@
 //! edge runs it from the module's start function (`#[event(start)]`, in the global
 //! scope, where Workers allow no I/O), with the embedded default policy, placeholder
 //! secrets, an in-memory store, no decision log, and upstreams that answer as Twilio's
-//! and Turnstile's success responses without leaving the function. Nothing it does is
+//! and Turnstile's success responses without leaving the process
+//! ([`crate::ports::memory::Upstreams`], which replay uses too). Nothing it does is
 //! kept: the store is dropped, and no real request's config, counter or answer depends on
 //! it. Its answers are ignored; a policy that would not load, or a request that would wait
 //! on I/O, only cuts it short. (The native tests run it on the in-memory ports.)
@@ -18,26 +19,9 @@ use crate::eventlog::EventLog;
 use crate::guard::{handle, Services};
 use crate::http::Incoming;
 use crate::policy::ClientNetwork;
-use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store};
+use crate::ports::{Clock, Http, Store};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
-
-/// Upstreams that answer every call as its documented success, without I/O.
-#[derive(Debug)]
-pub struct Succeeding;
-
-impl Http for Succeeding {
-    async fn send(&self, request: Outbound) -> Result<Inbound, HttpFault> {
-        let body: &str = if request.url.ends_with("/siteverify") {
-            r#"{"success":true,"hostname":"rehearsal","action":"","error-codes":[]}"#
-        } else if request.url.ends_with("/VerificationCheck") {
-            r#"{"sid":"VE00000000000000000000000000000000","status":"approved","valid":true}"#
-        } else {
-            r#"{"sid":"VE00000000000000000000000000000000","status":"pending"}"#
-        };
-        Ok(Inbound { status: 200, retry_after: None, body: body.as_bytes().to_vec() })
-    }
-}
 
 /// The requests rehearsed: a send, a refused number, and a code check.
 const REQUESTS: [(&str, &str); 3] = [
@@ -96,11 +80,13 @@ mod tests {
     use super::*;
     use crate::counters::KvCounters;
     use crate::eventlog::MemoryLog;
-    use crate::ports::memory::{ManualClock, MemoryStore};
+    use crate::ports::memory::{ManualClock, MemoryStore, Upstreams};
+    use crate::ports::{HttpFault, Inbound, Outbound};
 
-    /// The rehearsal on in-memory ports, with `http` as the upstreams.
-    fn rehearse_with(http: impl Http) -> Vec<u16> {
+    /// The rehearsal on in-memory ports, with the upstreams `http` makes for its policy.
+    fn rehearse_with<H: Http>(http: impl Fn(&Config) -> H) -> Vec<u16> {
         let config = config().expect("the defaults and placeholders validate");
+        let http = http(&config);
         let store = MemoryStore::default();
         let services = Services {
             clock: ManualClock::at(0),
@@ -114,7 +100,7 @@ mod tests {
 
     #[test]
     fn the_rehearsal_sends_refuses_and_checks() {
-        assert_eq!(rehearse_with(Succeeding), vec![202, 400, 200]);
+        assert_eq!(rehearse_with(Upstreams::for_policy), vec![202, 400, 200]);
     }
 
     /// Upstreams that never answer, as real I/O would in the global scope.
@@ -128,6 +114,6 @@ mod tests {
 
     #[test]
     fn a_request_that_would_wait_on_io_is_given_up_at_once() {
-        assert_eq!(rehearse_with(Waiting), vec![400], "only the refusal needs no upstream");
+        assert_eq!(rehearse_with(|_| Waiting), vec![400], "only the refusal needs no upstream");
     }
 }

@@ -3,7 +3,8 @@
 //! Each event of a traffic file (one JSON object per line, in time order) becomes the
 //! `POST /v1/verifications` it was, handled by [`guard::handle`] with the event's
 //! timestamp as the clock, an in-memory store for every counter, and stand-in upstreams:
-//! Turnstile passes unless the event says `"captcha": false`, Twilio always sends. An
+//! Turnstile passes (for the policy's own hostname and action, if it pins them) unless
+//! the event says `"captcha": false`, Twilio always sends ([`Upstreams`]). An
 //! event marked `"verified": true` is followed, a minute later in simulated time, by the
 //! approving check from the same client (the browser that asked for the code types it
 //! in), so conversion tracking and pumping protection, per destination and per client
@@ -17,12 +18,10 @@ use crate::guard::{handle, Services};
 use crate::http::Incoming;
 use crate::phone;
 use crate::policy::ClientNetwork;
-use crate::ports::memory::{block_on, ManualClock, MemoryStore};
-use crate::ports::{Http, HttpFault, Inbound, Outbound};
+use crate::ports::memory::{block_on, ManualClock, MemoryStore, Upstreams};
 use crate::request::Channel;
 use crate::spend::mills_to_usd;
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
 use std::collections::{BTreeMap, BinaryHeap};
 
 /// One line of a traffic file. Unknown fields are ignored.
@@ -81,29 +80,6 @@ pub struct Cost {
     pub with_guard: f64,
 }
 
-/// The stand-in upstreams: Turnstile as the event says, Twilio always sends.
-#[derive(Debug, Default)]
-struct ReplayHttp {
-    captcha_passes: Cell<bool>,
-}
-
-impl Http for ReplayHttp {
-    async fn send(&self, request: Outbound) -> Result<Inbound, HttpFault> {
-        let body = if request.url.ends_with("/siteverify") {
-            if self.captcha_passes.get() {
-                r#"{"success":true,"hostname":"replay","action":"","error-codes":[]}"#
-            } else {
-                r#"{"success":false,"error-codes":["invalid-input-response"]}"#
-            }
-        } else if request.url.ends_with("/VerificationCheck") {
-            r#"{"status":"approved","valid":true}"#
-        } else {
-            r#"{"sid":"VEreplay","status":"pending"}"#
-        };
-        Ok(Inbound { status: 200, retry_after: None, body: body.as_bytes().to_vec() })
-    }
-}
-
 /// A client as a traffic event gives it: IP, IP country, ASN.
 type Client = (String, Option<String>, Option<u32>);
 
@@ -116,7 +92,8 @@ pub struct Replay<'a> {
     config: &'a Config,
     clock: ManualClock,
     store: MemoryStore,
-    http: ReplayHttp,
+    /// The stand-in upstreams: Turnstile as the event says, Twilio always sends.
+    http: Upstreams,
     /// Approvals due: (time, phone, the client that asked for the code), earliest first.
     approvals: BinaryHeap<std::cmp::Reverse<(u64, String, Client)>>,
     /// The decision log the run builds (protection events only: the rest is summarised).
@@ -130,7 +107,7 @@ impl<'a> Replay<'a> {
             config,
             clock: ManualClock::default(),
             store: MemoryStore::default(),
-            http: ReplayHttp::default(),
+            http: Upstreams::for_policy(config),
             approvals: BinaryHeap::new(),
             log: MemoryLog::default(),
             report: Report::default(),
@@ -314,6 +291,20 @@ mod tests {
         assert_eq!(attack[first], Decision { decision: "block", reason: "protection_engaged", scope: Some("network") });
         let report = replay.finish();
         assert!(report.protection_engaged.keys().all(|dest| dest == "AS7552:home"), "{:?}", report.protection_engaged);
+    }
+
+    #[test]
+    fn a_policy_that_pins_turnstile_hostnames_and_action_is_replayed_as_deployed() {
+        // The production shape: Turnstile answers are checked for the site and action.
+        let config =
+            config(&[("TURNSTILE_HOSTNAMES", "app.example.com,www.example.com"), ("TURNSTILE_ACTION", "signup")]);
+        let mut replay = Replay::new(&config);
+        let passed = replay.line(&line(0, 1, "86.128.0.2", "GB", 2856, true));
+        assert_eq!(passed, Decision { decision: "allow", reason: "ok", scope: None });
+        let mut failed: serde_json::Value =
+            serde_json::from_str(&line(60, 2, "86.128.0.3", "GB", 2856, false)).unwrap();
+        failed["captcha"] = false.into();
+        assert_eq!(replay.line(&failed.to_string()).reason, "captcha_failed");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::counters::KvCounters;
 use crate::guard::{self, Services};
 use crate::http::{Incoming, Outgoing};
 use crate::policy::ClientNetwork;
-use crate::ports::memory::MemoryStore;
+use crate::ports::memory::{MemoryStore, Upstreams};
 use crate::request::MAX_BODY_BYTES;
 use std::cell::OnceCell;
 use std::future::Future;
@@ -98,7 +98,7 @@ fn start() {
     let services = Services {
         clock: ports::EdgeClock,
         store: &store,
-        http: ports::EdgeHttp::Rehearsal,
+        http: ports::EdgeHttp::Rehearsal(Upstreams::for_policy(&config)),
         counters: ports::EdgeCounters::Kv(KvCounters::new(&store)),
         log: ports::D1Log(None),
     };

@@ -3,7 +3,7 @@
 use super::glue;
 use crate::counters::{Counters, KvCounters, Op, Tally};
 use crate::eventlog::{EventLog, EventSink, Query, Row, Sql};
-use crate::ports::memory::MemoryStore;
+use crate::ports::memory::{MemoryStore, Upstreams};
 use crate::ports::{Clock, Http, HttpFault, Inbound, Outbound, Store, StoreFault, Write};
 use std::cell::OnceCell;
 use wasm_bindgen::JsValue;
@@ -167,14 +167,14 @@ impl Store for EdgeStore<'_> {
 #[derive(Debug)]
 pub enum EdgeHttp {
     Fetch,
-    Rehearsal,
+    Rehearsal(Upstreams),
 }
 
 impl Http for EdgeHttp {
     async fn send(&self, out: Outbound) -> Result<Inbound, HttpFault> {
         match self {
             EdgeHttp::Fetch => fetch(out).await,
-            EdgeHttp::Rehearsal => crate::rehearsal::Succeeding.send(out).await,
+            EdgeHttp::Rehearsal(upstreams) => upstreams.send(out).await,
         }
     }
 }
